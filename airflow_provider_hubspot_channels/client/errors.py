@@ -1,0 +1,243 @@
+"""Typed errors for the HubSpot conversation.
+
+Every error raised by the client is a :class:`HubSpotChannelsError`. Errors that come from HubSpot carry what its
+``Error`` body said (category, message, correlationId, ...) so that a task log tells support exactly which request
+failed. No error text ever contains a token: the client never puts headers or request bodies of the OAuth call into
+an error.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class HubSpotChannelsError(Exception):
+    """Base class of everything this package raises about HubSpot or its input."""
+
+
+class InvalidInputError(HubSpotChannelsError, ValueError):
+    """Input that would be refused by HubSpot (or is meaningless), found before any request is sent.
+
+    :param field: the argument, record key or connection field at fault.
+    :param problem: what is wrong with the value.
+    :param fix: what to do instead.
+    """
+
+    def __init__(self, field: str, problem: str, fix: str) -> None:
+        self.field = field
+        self.problem = problem
+        self.fix = fix
+        super().__init__(f"{field}: {problem}. Fix: {fix}")
+
+
+@dataclass(frozen=True)
+class ErrorDetails:
+    """HubSpot's ``Error`` body, every field optional because HubSpot (and proxies in front of it) may omit them.
+
+    :param status: HTTP status code of the response.
+    :param category: HubSpot's error category, e.g. ``VALIDATION_ERROR``.
+    :param sub_category: HubSpot's sub-category, if any.
+    :param message: the human readable message.
+    :param correlation_id: the id HubSpot support asks for.
+    :param context: extra context, e.g. ``{"missingScopes": [...]}``.
+    :param errors: the ``errors[]`` details (message, in, code, ...).
+    :param policy_name: for 429 answers, the rate-limit policy (``TEN_SECONDLY_ROLLING``, ``SECONDLY``, ``DAILY``).
+    """
+
+    status: int
+    category: str | None = None
+    sub_category: str | None = None
+    message: str | None = None
+    correlation_id: str | None = None
+    context: Mapping[str, list[str]] = field(default_factory=dict)
+    errors: tuple[Mapping[str, Any], ...] = ()
+    policy_name: str | None = None
+
+    def describe(self) -> str:
+        """One line for logs and exceptions: status, category, message, details and correlationId."""
+        parts = [f"HTTP {self.status}"]
+        if self.category:
+            parts.append(self.category if not self.sub_category else f"{self.category}/{self.sub_category}")
+        if self.policy_name:
+            parts.append(f"policy {self.policy_name}")
+        text = " ".join(parts)
+        if self.message:
+            text += f": {self.message}"
+        details = [
+            f"{d.get('in')}: {d.get('message')}" if d.get("in") else str(d.get("message")) for d in self.errors
+        ]
+        if details:
+            text += f" ({'; '.join(details)})"
+        for key, values in self.context.items():
+            text += f" [{key}: {', '.join(values)}]"
+        text += f" (correlationId: {self.correlation_id or 'none'})"
+        return text
+
+
+def parse_error_body(status: int, body: bytes | str | None) -> ErrorDetails:
+    """Read HubSpot's ``Error`` body defensively: HTML from a gateway, an empty body or odd types are fine.
+
+    :param status: HTTP status code.
+    :param body: raw response body.
+    """
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", errors="replace")
+    try:
+        data = json.loads(body) if body else None
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        snippet = _plain_snippet(body or "")
+        return ErrorDetails(status=status, message=snippet or None)
+
+    def text(key: str) -> str | None:
+        value = data.get(key)
+        return str(value) if value is not None and not isinstance(value, (dict, list)) else None
+
+    context: dict[str, list[str]] = {}
+    raw_context = data.get("context")
+    if isinstance(raw_context, dict):
+        for key, values in raw_context.items():
+            if isinstance(values, list):
+                context[str(key)] = [str(v) for v in values]
+            elif values is not None:
+                context[str(key)] = [str(values)]
+    raw_errors = data.get("errors")
+    errors = tuple(e for e in raw_errors if isinstance(e, dict)) if isinstance(raw_errors, list) else ()
+    return ErrorDetails(
+        status=status,
+        # HubSpot's 429 body says errorType instead of category.
+        category=text("category") or text("errorType"),
+        sub_category=text("subCategory"),
+        message=text("message"),
+        correlation_id=text("correlationId"),
+        context=context,
+        errors=errors,
+        policy_name=text("policyName"),
+    )
+
+
+def _plain_snippet(body: str, limit: int = 200) -> str:
+    """A short, tag-free excerpt of a non-JSON body (often an HTML error page from a gateway)."""
+    import re
+
+    text = re.sub(r"<[^>]+>", " ", body)
+    text = " ".join(text.split())
+    return text[:limit]
+
+
+class HubSpotApiError(HubSpotChannelsError):
+    """HubSpot answered with an error.
+
+    :param details: what HubSpot's error body said.
+    :param method: HTTP method of the request.
+    :param path: path of the request (no query string, no token).
+    """
+
+    def __init__(self, details: ErrorDetails, *, method: str, path: str) -> None:
+        self.details = details
+        self.method = method
+        self.path = path
+        super().__init__(f"{method} {path} failed: {details.describe()}")
+
+    @property
+    def status(self) -> int:
+        """HTTP status code."""
+        return self.details.status
+
+    @property
+    def category(self) -> str | None:
+        """HubSpot's error category."""
+        return self.details.category
+
+    @property
+    def correlation_id(self) -> str | None:
+        """HubSpot's correlationId for support."""
+        return self.details.correlation_id
+
+
+class HubSpotBadRequestError(HubSpotApiError):
+    """400: HubSpot refused the request's content (``VALIDATION_ERROR``). Never retried."""
+
+
+class HubSpotAuthenticationError(HubSpotApiError):
+    """401: the token is unknown, revoked or expired and could not be refreshed. Never retried."""
+
+
+class HubSpotPermissionError(HubSpotApiError):
+    """403: the token lacks a scope (``MISSING_SCOPES``; see ``missing_scopes``). Never retried."""
+
+    @property
+    def missing_scopes(self) -> list[str]:
+        """Scopes HubSpot says the token lacks."""
+        return list(self.details.context.get("missingScopes", []))
+
+
+class HubSpotNotFoundError(HubSpotApiError):
+    """404: the channel or message does not exist for this account. Never retried."""
+
+
+class HubSpotDailyLimitError(HubSpotApiError):
+    """429 with policy ``DAILY``: the account's daily request limit is spent; nothing helps until tomorrow."""
+
+
+class HubSpotRetriesExhaustedError(HubSpotApiError):
+    """A transient answer (429, 423, 5xx) persisted through every retry the policy allows.
+
+    :param attempts: how many requests were made.
+    """
+
+    def __init__(self, details: ErrorDetails, *, method: str, path: str, attempts: int) -> None:
+        self.attempts = attempts
+        super().__init__(details, method=method, path=path)
+        self.args = (f"{self.args[0]} (gave up after {attempts} attempts)",)
+
+
+class HubSpotConnectionError(HubSpotChannelsError):
+    """The request did not get an answer (connection refused or reset, timeout) through every retry.
+
+    :param method: HTTP method.
+    :param path: request path.
+    :param attempts: how many requests were made.
+    :param reason: the last low-level error, without URL credentials.
+    """
+
+    def __init__(self, *, method: str, path: str, attempts: int, reason: str) -> None:
+        self.method = method
+        self.path = path
+        self.attempts = attempts
+        super().__init__(f"{method} {path} got no answer after {attempts} attempts: {reason}")
+
+
+class HubSpotTokenRefreshError(HubSpotChannelsError):
+    """The OAuth refresh was refused (revoked refresh token, wrong client secret, ...).
+
+    :param details: HubSpot's error body of the token endpoint (never contains the secrets we sent).
+    """
+
+    def __init__(self, details: ErrorDetails) -> None:
+        self.details = details
+        super().__init__(f"OAuth token refresh failed: {details.describe()}")
+
+
+ERROR_BY_STATUS: dict[int, type[HubSpotApiError]] = {
+    400: HubSpotBadRequestError,
+    401: HubSpotAuthenticationError,
+    403: HubSpotPermissionError,
+    404: HubSpotNotFoundError,
+}
+
+
+def error_for(details: ErrorDetails, *, method: str, path: str) -> HubSpotApiError:
+    """The typed exception for a final (not retried) error answer.
+
+    :param details: parsed error body.
+    :param method: HTTP method.
+    :param path: request path.
+    """
+    if details.status == 429 and (details.policy_name or "").upper() == "DAILY":
+        return HubSpotDailyLimitError(details, method=method, path=path)
+    return ERROR_BY_STATUS.get(details.status, HubSpotApiError)(details, method=method, path=path)
