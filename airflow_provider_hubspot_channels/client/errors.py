@@ -66,9 +66,7 @@ class ErrorDetails:
         text = " ".join(parts)
         if self.message:
             text += f": {self.message}"
-        details = [
-            f"{d.get('in')}: {d.get('message')}" if d.get("in") else str(d.get("message")) for d in self.errors
-        ]
+        details = [f"{d.get('in')}: {d.get('message')}" if d.get("in") else str(d.get("message")) for d in self.errors]
         if details:
             text += f" ({'; '.join(details)})"
         for key, values in self.context.items():

@@ -120,9 +120,7 @@ class StatusUpdate:
         return body
 
 
-def build_status_update(
-    channel_id: Any, message_id: Any, status_type: Any, error_message: Any = None
-) -> StatusUpdate:
+def build_status_update(channel_id: Any, message_id: Any, status_type: Any, error_message: Any = None) -> StatusUpdate:
     """Validate every part of a status change and return it normalised; raises :class:`InvalidInputError`.
 
     :param channel_id: positive int32, int or digit string.

@@ -1,0 +1,39 @@
+"""HubSpot client: the HTTP conversation with HubSpot, without any Airflow import."""
+
+from airflow_provider_hubspot_channels.client.client import ClientStoppedError, HubSpotChannelsClient
+from airflow_provider_hubspot_channels.client.config import ClientConfig
+from airflow_provider_hubspot_channels.client.errors import (
+    ErrorDetails,
+    HubSpotApiError,
+    HubSpotAuthenticationError,
+    HubSpotBadRequestError,
+    HubSpotChannelsError,
+    HubSpotConnectionError,
+    HubSpotDailyLimitError,
+    HubSpotNotFoundError,
+    HubSpotPermissionError,
+    HubSpotRetriesExhaustedError,
+    HubSpotTokenRefreshError,
+    InvalidInputError,
+)
+from airflow_provider_hubspot_channels.client.validation import ERROR_MESSAGE_MAX_LENGTH, STATUS_TYPES
+
+__all__ = [
+    "ERROR_MESSAGE_MAX_LENGTH",
+    "STATUS_TYPES",
+    "ClientConfig",
+    "ClientStoppedError",
+    "ErrorDetails",
+    "HubSpotApiError",
+    "HubSpotAuthenticationError",
+    "HubSpotBadRequestError",
+    "HubSpotChannelsClient",
+    "HubSpotChannelsError",
+    "HubSpotConnectionError",
+    "HubSpotDailyLimitError",
+    "HubSpotNotFoundError",
+    "HubSpotPermissionError",
+    "HubSpotRetriesExhaustedError",
+    "HubSpotTokenRefreshError",
+    "InvalidInputError",
+]

@@ -1,0 +1,179 @@
+"""Access tokens: a static one, or OAuth 2.0 refresh ahead of expiry.
+
+HubSpot's advice: a 401 is not the signal to refresh; refresh ahead of ``expires_in`` (tokens live 30 minutes).
+An ``EXPIRED_AUTHENTICATION`` answer still triggers one refresh-and-retry, for clocks that drift or tokens revoked
+early. Refreshing is serialised: when many threads need a token at once, one refreshes and the others reuse it.
+Every new token goes to ``on_new_token`` (Airflow's ``mask_secret``) before anything else is done with it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import requests
+
+from airflow_provider_hubspot_channels.client.errors import (
+    ErrorDetails,
+    HubSpotConnectionError,
+    HubSpotTokenRefreshError,
+    InvalidInputError,
+    parse_error_body,
+)
+
+OAUTH_TOKEN_PATH = "/oauth/2026-03/token"
+#: Refresh when this share of the token's lifetime is left (at most 5 minutes before expiry).
+REFRESH_AHEAD_SHARE = 0.2
+REFRESH_AHEAD_MAX = 300.0
+
+
+class TokenSource(Protocol):
+    """Where the client gets the bearer token of each request."""
+
+    def token(self) -> str:
+        """A token valid for the next request."""
+
+    def refresh_after_expiry(self, expired: str) -> bool:
+        """HubSpot said ``expired`` is expired: refresh if possible; False if this source cannot refresh.
+
+        :param expired: the token HubSpot refused.
+        """
+
+
+class StaticToken:
+    """A fixed access token (the connection's password).
+
+    :param access_token: the token; never shown in ``repr``.
+    """
+
+    def __init__(self, access_token: str) -> None:
+        if not isinstance(access_token, str) or not access_token.strip():
+            raise InvalidInputError(
+                "password", "no access token", "set the access token as the password, or configure OAuth refresh"
+            )
+        self._token = access_token.strip()
+
+    def __repr__(self) -> str:
+        return "StaticToken(access_token=***)"
+
+    def token(self) -> str:
+        """The configured token."""
+        return self._token
+
+    def refresh_after_expiry(self, expired: str) -> bool:
+        """A static token cannot be refreshed.
+
+        :param expired: unused.
+        """
+        return False
+
+
+class OAuthRefresher:
+    """Keeps an OAuth access token fresh with the refresh-token grant.
+
+    :param session: the client's HTTP session.
+    :param token_url: full URL of HubSpot's token endpoint.
+    :param client_id: the app's client id.
+    :param client_secret: the app's client secret.
+    :param refresh_token: the installation's refresh token (HubSpot may rotate it; the newest is kept).
+    :param timeout: ``(connect, read)`` seconds for the token request.
+    :param on_new_token: called with every new secret (access and refresh token) before it is used.
+    :param access_token: a still-valid access token to start with, if known.
+    :param clock: monotonic clock (injected in tests).
+    """
+
+    def __init__(
+        self,
+        *,
+        session: requests.Session,
+        token_url: str,
+        client_id: str,
+        client_secret: str,
+        refresh_token: str,
+        timeout: tuple[float, float],
+        on_new_token: Callable[[str], None],
+        access_token: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        secrets = {"client_id": client_id, "client_secret": client_secret, "refresh_token": refresh_token}
+        for field, value in secrets.items():
+            if not isinstance(value, str) or not value.strip():
+                raise InvalidInputError(
+                    field, "it is empty", "give client_id, client_secret and refresh_token together for OAuth refresh"
+                )
+        self._session = session
+        self._token_url = token_url
+        self._client_id = client_id.strip()
+        self._client_secret = client_secret.strip()
+        self._refresh_token = refresh_token.strip()
+        self._timeout = timeout
+        self._on_new_token = on_new_token
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._access_token = access_token
+        # An access token given without its expiry is used until HubSpot says it expired.
+        self._refresh_at = float("inf") if access_token else -float("inf")
+        self.refresh_count = 0
+
+    def __repr__(self) -> str:
+        return f"OAuthRefresher(token_url={self._token_url!r}, client_id={self._client_id!r}, secrets=***)"
+
+    def token(self) -> str:
+        """A token valid for the next request, refreshed first when it is close to expiry."""
+        with self._lock:
+            if self._access_token is None or self._clock() >= self._refresh_at:
+                self._refresh()
+            assert self._access_token is not None
+            return self._access_token
+
+    def refresh_after_expiry(self, expired: str) -> bool:
+        """Refresh once, unless another thread already replaced ``expired``.
+
+        :param expired: the token HubSpot refused.
+        """
+        with self._lock:
+            if self._access_token == expired:
+                self._refresh()
+        return True
+
+    def _refresh(self) -> None:
+        form = {
+            "grant_type": "refresh_token",
+            "client_id": self._client_id,
+            "client_secret": self._client_secret,
+            "refresh_token": self._refresh_token,
+        }
+        try:
+            response = self._session.post(self._token_url, data=form, timeout=self._timeout)
+        except requests.RequestException as exc:
+            raise HubSpotConnectionError(
+                method="POST", path=OAUTH_TOKEN_PATH, attempts=1, reason=type(exc).__name__
+            ) from None
+        if response.status_code != 200:
+            raise HubSpotTokenRefreshError(parse_error_body(response.status_code, response.content))
+        payload = _json_object(response)
+        access_token = payload.get("access_token")
+        if not isinstance(access_token, str) or not access_token:
+            raise HubSpotTokenRefreshError(
+                ErrorDetails(status=response.status_code, message="the token answer has no access_token")
+            )
+        self._on_new_token(access_token)
+        rotated = payload.get("refresh_token")
+        if isinstance(rotated, str) and rotated and rotated != self._refresh_token:
+            self._on_new_token(rotated)
+            self._refresh_token = rotated
+        lifetime = payload.get("expires_in")
+        lifetime = float(lifetime) if isinstance(lifetime, (int, float)) and lifetime > 0 else 1800.0
+        self._access_token = access_token
+        self._refresh_at = self._clock() + lifetime - min(REFRESH_AHEAD_MAX, lifetime * REFRESH_AHEAD_SHARE)
+        self.refresh_count += 1
+
+
+def _json_object(response: requests.Response) -> dict[str, Any]:
+    try:
+        payload = response.json()
+    except ValueError:
+        payload = None
+    return payload if isinstance(payload, dict) else {}

@@ -1,0 +1,428 @@
+"""The HTTP conversation with HubSpot's Custom Channels and Conversations Inbox APIs (no Airflow imports).
+
+One :class:`requests.Session` with a connection pool sized for concurrent batches, a token source, a rate budget
+and a retry policy. Methods validate their input before any request and return HubSpot's JSON as dicts.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
+from urllib.parse import quote
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from airflow_provider_hubspot_channels.client.auth import OAUTH_TOKEN_PATH, OAuthRefresher, StaticToken, TokenSource
+from airflow_provider_hubspot_channels.client.config import ClientConfig
+from airflow_provider_hubspot_channels.client.errors import (
+    ErrorDetails,
+    HubSpotApiError,
+    HubSpotChannelsError,
+    HubSpotConnectionError,
+    HubSpotRetriesExhaustedError,
+    HubSpotTokenRefreshError,
+    InvalidInputError,
+    error_for,
+    parse_error_body,
+)
+from airflow_provider_hubspot_channels.client.rate_budget import BudgetStopped, RateBudget
+from airflow_provider_hubspot_channels.client.retry import RETRYABLE_SERVER_STATUSES, RetryPolicy
+from airflow_provider_hubspot_channels.client.validation import (
+    build_status_update,
+    validate_channel_id,
+    validate_message_id,
+)
+
+log = logging.getLogger(__name__)
+
+#: HubSpot does not document the page-size maximum of the Inbox API; 100 is known to work.
+MAX_PAGE_SIZE = 100
+USER_AGENT = "airflow-provider-hubspot-channels"
+
+
+class ClientStoppedError(HubSpotChannelsError):
+    """The client was stopped (task killed) while a call waited or retried."""
+
+
+def _segment(value: object) -> str:
+    """One URL path segment: ids are opaque and may hold '/', '?' or '#'."""
+    return quote(str(value), safe="")
+
+
+class HubSpotChannelsClient:
+    """Typed access to the HubSpot endpoints this provider needs.
+
+    Use either ``access_token`` (static) or ``client_id`` + ``client_secret`` + ``refresh_token`` (OAuth refresh).
+
+    :param config: URLs, versions, timeouts, retries and rate budget.
+    :param access_token: a static access token, or the current OAuth access token if one is known.
+    :param client_id: OAuth app client id (for refresh).
+    :param client_secret: OAuth app client secret (for refresh).
+    :param refresh_token: OAuth refresh token of the installation.
+    :param on_new_token: called with every secret obtained at run time before it is used (Airflow: mask_secret).
+    :param pool_size: HTTP connections kept open; at least the number of threads sharing the client.
+    :param retry_policy: override the retry policy (tests use a seeded one).
+    """
+
+    def __init__(
+        self,
+        *,
+        config: ClientConfig | None = None,
+        access_token: str | None = None,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        refresh_token: str | None = None,
+        on_new_token: Callable[[str], None] = lambda _secret: None,
+        pool_size: int = 10,
+        retry_policy: RetryPolicy | None = None,
+    ) -> None:
+        self.config = config or ClientConfig()
+        self._stop = threading.Event()
+        self.session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=max(1, pool_size), max_retries=0)
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", adapter)
+        self.session.headers["User-Agent"] = USER_AGENT
+        self.session.headers["Accept"] = "application/json"
+        timeout = (self.config.connect_timeout, self.config.timeout)
+        self._timeout = timeout
+        oauth = (client_id, client_secret, refresh_token)
+        self._auth: TokenSource
+        if any(oauth):
+            self._auth = OAuthRefresher(
+                session=self.session,
+                token_url=self.config.base_url + OAUTH_TOKEN_PATH,
+                client_id=client_id or "",
+                client_secret=client_secret or "",
+                refresh_token=refresh_token or "",
+                timeout=timeout,
+                on_new_token=on_new_token,
+                access_token=access_token or None,
+            )
+        else:
+            if access_token:
+                on_new_token(access_token)
+            self._auth = StaticToken(access_token or "")
+        self.budget = RateBudget(max_requests=self.config.max_requests_per_10s, share=self.config.budget_share)
+        self.retry_policy = retry_policy or RetryPolicy(
+            max_retries=self.config.max_retries, max_total_wait=self.config.max_retry_wait
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"HubSpotChannelsClient(base_url={self.config.base_url!r}, api_version={self.config.api_version!r}, "
+            f"auth={type(self._auth).__name__})"
+        )
+
+    # -- lifecycle ---------------------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Make waiting and retrying calls give up promptly with :class:`ClientStoppedError` (task killed)."""
+        self._stop.set()
+        self.budget.stop()
+
+    def authenticate(self) -> None:
+        """Obtain an access token now (an OAuth refresh when configured) without calling the API."""
+        self._auth.token()
+
+    def close(self) -> None:
+        """Close pooled connections."""
+        self.session.close()
+
+    def __enter__(self) -> HubSpotChannelsClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- paths -------------------------------------------------------------------------------------------------
+
+    def _channels_root(self) -> str:
+        version = self.config.api_version
+        if version == "v3":
+            return "/conversations/v3/custom-channels"
+        return f"/conversations/custom-channels/{version}"
+
+    def _inbox_root(self) -> str:
+        version = self.config.inbox_api_version
+        if version == "v3":
+            return "/conversations/v3/conversations"
+        return f"/conversations/conversations/{version}"
+
+    # -- the request loop --------------------------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Send one API call with budget, auth, retries and typed errors; returns the JSON body (``{}`` if none).
+
+        :param method: HTTP method.
+        :param path: path below the base URL, ids already encoded.
+        :param params: query parameters.
+        :param json: JSON body.
+        """
+        url = self.config.base_url + path
+        retries = 0
+        waited = 0.0
+        refreshed = False
+        while True:
+            if self._stop.is_set():
+                raise ClientStoppedError(f"{method} {path} not sent: the client was stopped")
+            try:
+                self.budget.acquire()
+            except BudgetStopped:
+                raise ClientStoppedError(f"{method} {path} not sent: the client was stopped") from None
+            details: ErrorDetails | None = None
+            headers: Mapping[str, str] = {}
+            reason = ""
+            try:
+                token = self._auth.token()
+                response = self.session.request(
+                    method,
+                    url,
+                    params=params,
+                    json=json,
+                    headers={"Authorization": f"Bearer {token}"},
+                    timeout=self._timeout,
+                )
+            except HubSpotTokenRefreshError as exc:
+                if exc.details.status < 500:
+                    raise
+                details, reason = exc.details, str(exc)
+            except (requests.ConnectionError, requests.Timeout, HubSpotConnectionError) as exc:
+                # Only the exception type: requests' messages can contain the URL, never a token, but keep it short.
+                reason = type(exc).__name__
+            else:
+                headers = response.headers
+                self.budget.observe(headers)
+                if response.status_code < 400:
+                    return _json_body(response)
+                details = parse_error_body(response.status_code, response.content)
+                if (
+                    details.status == 401
+                    and details.category == "EXPIRED_AUTHENTICATION"
+                    and not refreshed
+                    and self._auth.refresh_after_expiry(token)
+                ):
+                    refreshed = True
+                    continue
+                reason = details.describe()
+            retries += 1
+            delay = self.retry_policy.delay(retry_number=retries, waited=waited, details=details, headers=headers)
+            if delay is None:
+                if details is None:
+                    raise HubSpotConnectionError(method=method, path=path, attempts=retries, reason=reason)
+                if _is_transient(details):
+                    raise HubSpotRetriesExhaustedError(details, method=method, path=path, attempts=retries)
+                raise error_for(details, method=method, path=path)
+            if details is not None and details.status == 429:
+                self.budget.penalise(delay)
+            log.warning("HubSpot %s %s: %s; retry %d in %.1f s", method, path, reason, retries, delay)
+            if self._stop.wait(delay):
+                raise ClientStoppedError(f"{method} {path} abandoned during a retry wait: the client was stopped")
+            waited += delay
+
+    # -- custom channels ---------------------------------------------------------------------------------------
+
+    def get_channel(self, channel_id: int | str) -> dict[str, Any]:
+        """Read a custom channel (``PublicChannelIntegrationChannel``); a cheap authenticated call.
+
+        :param channel_id: the channel's numeric id.
+        """
+        channel = validate_channel_id(channel_id)
+        return self.request("GET", f"{self._channels_root()}/{channel}")
+
+    def get_message(self, channel_id: int | str, message_id: str) -> dict[str, Any]:
+        """Read one message, including its current ``status`` (``PublicConversationsMessage``).
+
+        Needs scope ``conversations.custom_channels.read``.
+
+        :param channel_id: the channel's numeric id.
+        :param message_id: the message id (opaque).
+        """
+        channel = validate_channel_id(channel_id)
+        message = validate_message_id(message_id)
+        return self.request("GET", f"{self._channels_root()}/{channel}/messages/{_segment(message)}")
+
+    def update_message_status(
+        self,
+        channel_id: int | str,
+        message_id: str,
+        status_type: str,
+        error_message: str | None = None,
+    ) -> dict[str, Any]:
+        """Report a message's delivery outcome; returns the updated message.
+
+        Needs scope ``conversations.custom_channels.write``. Input is validated before any request.
+
+        :param channel_id: the channel's numeric id.
+        :param message_id: the message id (opaque).
+        :param status_type: ``SENT``, ``READ`` or ``FAILED`` (any case).
+        :param error_message: what agents see for a FAILED message, at most 500 characters.
+        """
+        update = build_status_update(channel_id, message_id, status_type, error_message)
+        return self.request(
+            "PATCH",
+            f"{self._channels_root()}/{update.channel_id}/messages/{_segment(update.message_id)}",
+            json=update.body(),
+        )
+
+    def publish_message(
+        self,
+        channel_id: int | str,
+        *,
+        channel_account_id: str,
+        text: str,
+        senders: Sequence[Mapping[str, Any]],
+        recipients: Sequence[Mapping[str, Any]],
+        message_direction: str = "INCOMING",
+        timestamp: str | None = None,
+        rich_text: str | None = None,
+        attachments: Sequence[Mapping[str, Any]] = (),
+        integration_thread_id: str | None = None,
+        in_reply_to_id: str | None = None,
+        integration_idempotency_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Publish a message over the channel (``ChannelIntegrationMessageEgg``); returns the created message.
+
+        Needs scope ``conversations.custom_channels.write``.
+
+        :param channel_id: the channel's numeric id.
+        :param channel_account_id: the channel account it belongs to.
+        :param text: plain text of the message.
+        :param senders: participants, each with ``deliveryIdentifier`` ``{type, value}`` and optional ``name``.
+        :param recipients: participants like ``senders``.
+        :param message_direction: ``INCOMING`` (from a customer) or ``OUTGOING``.
+        :param timestamp: ISO 8601 time of the message; now if omitted.
+        :param rich_text: optional HTML body.
+        :param attachments: HubSpot attachment objects.
+        :param integration_thread_id: your thread id, to group messages in one HubSpot thread.
+        :param in_reply_to_id: id of the message this one answers.
+        :param integration_idempotency_id: your id that makes re-publishing safe.
+        """
+        channel = validate_channel_id(channel_id)
+        if not isinstance(channel_account_id, str) or not channel_account_id.strip():
+            raise InvalidInputError("channel_account_id", "it is empty", "pass the id of the channel account")
+        if not isinstance(text, str):
+            raise InvalidInputError("text", f"{text!r} is not a string", "pass the message text")
+        direction = message_direction.upper() if isinstance(message_direction, str) else message_direction
+        if direction not in ("INCOMING", "OUTGOING"):
+            raise InvalidInputError(
+                "message_direction", f"{message_direction!r} is unknown", "use INCOMING or OUTGOING"
+            )
+        for field, people in (("senders", senders), ("recipients", recipients)):
+            for i, person in enumerate(people):
+                identifier = person.get("deliveryIdentifier") if isinstance(person, Mapping) else None
+                if not isinstance(identifier, Mapping) or not identifier.get("type") or not identifier.get("value"):
+                    raise InvalidInputError(
+                        f"{field}[{i}]",
+                        "it has no deliveryIdentifier with type and value",
+                        'give {"deliveryIdentifier": {"type": "HS_PHONE_NUMBER", "value": "+1555..."}}',
+                    )
+        body: dict[str, Any] = {
+            "channelAccountId": channel_account_id,
+            "messageDirection": direction,
+            "text": text,
+            "senders": [dict(p) for p in senders],
+            "recipients": [dict(p) for p in recipients],
+            "attachments": [dict(a) for a in attachments],
+            "timestamp": timestamp or time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+        }
+        optional = {
+            "richText": rich_text,
+            "integrationThreadId": integration_thread_id,
+            "inReplyToId": in_reply_to_id,
+            "integrationIdempotencyId": integration_idempotency_id,
+        }
+        body.update({key: value for key, value in optional.items() if value is not None})
+        return self.request("POST", f"{self._channels_root()}/{channel}/messages", json=body)
+
+    # -- Conversations Inbox API (discovery without an integrator store) --------------------------------------
+
+    def iter_threads(
+        self,
+        *,
+        inbox_id: int | str,
+        latest_message_timestamp_after: str,
+        page_size: int = MAX_PAGE_SIZE,
+    ) -> Iterator[dict[str, Any]]:
+        """Threads of one inbox with a message after a time, oldest activity first, following cursor pages.
+
+        Needs scope ``conversations.read``.
+
+        :param inbox_id: the inbox (HubSpot accepts one per query).
+        :param latest_message_timestamp_after: ISO 8601 time; threads with activity after it.
+        :param page_size: results per page, 1..100.
+        """
+        inbox = validate_channel_id(inbox_id, field="inbox_id")
+        params = {
+            "inboxId": inbox,
+            "sort": "latestMessageTimestamp",
+            "latestMessageTimestampAfter": latest_message_timestamp_after,
+            "limit": _page_size(page_size),
+        }
+        yield from self._paged(f"{self._inbox_root()}/threads", params)
+
+    def iter_thread_messages(self, thread_id: int | str, *, page_size: int = MAX_PAGE_SIZE) -> Iterator[dict[str, Any]]:
+        """Every entry of a thread (messages, comments, ...), oldest first, following cursor pages.
+
+        Needs scope ``conversations.read``.
+
+        :param thread_id: the thread's id.
+        :param page_size: results per page, 1..100.
+        """
+        thread = str(thread_id).strip()
+        if not thread.isdigit():
+            raise InvalidInputError("thread_id", f"{thread_id!r} is not a numeric id", "pass the thread's id")
+        params = {"sort": "createdAt", "limit": _page_size(page_size)}
+        yield from self._paged(f"{self._inbox_root()}/threads/{thread}/messages", params)
+
+    def _paged(self, path: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        after: str | None = None
+        seen_cursors: set[str] = set()
+        while True:
+            page = self.request("GET", path, params={**params, **({"after": after} if after else {})})
+            results = page.get("results")
+            yield from (item for item in results or [] if isinstance(item, dict))
+            next_page = (page.get("paging") or {}).get("next") or {}
+            after = next_page.get("after") if isinstance(next_page, dict) else None
+            if not after:
+                return
+            if after in seen_cursors:  # a repeating cursor would page forever
+                raise HubSpotChannelsError(f"GET {path} returned the cursor {after!r} twice; stopping pagination")
+            seen_cursors.add(after)
+
+
+def _page_size(value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_PAGE_SIZE:
+        raise InvalidInputError("page_size", f"{value!r} is not 1..{MAX_PAGE_SIZE}", f"use 1 to {MAX_PAGE_SIZE}")
+    return value
+
+
+def _is_transient(details: ErrorDetails) -> bool:
+    if details.status == 429:
+        return (details.policy_name or "").upper() != "DAILY"
+    return details.status in RETRYABLE_SERVER_STATUSES or details.status in (423, 477)
+
+
+def _json_body(response: requests.Response) -> dict[str, Any]:
+    if not response.content:
+        return {}
+    try:
+        payload = response.json()
+    except ValueError:
+        raise HubSpotApiError(
+            ErrorDetails(status=response.status_code, message="HubSpot answered with a body that is not JSON"),
+            method=response.request.method or "?",
+            path=response.request.path_url.split("?")[0],
+        ) from None
+    return payload if isinstance(payload, dict) else {"results": payload}

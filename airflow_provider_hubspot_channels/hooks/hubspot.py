@@ -1,0 +1,267 @@
+"""Airflow Connection -> HubSpot client.
+
+Secrets come only from the Connection (password, ``client_secret``, ``refresh_token``), never from operator
+arguments. Nothing happens in ``__init__`` (DAG parsing runs constructors); the client is built on first use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from airflow.sdk import BaseHook
+from airflow.sdk.log import mask_secret
+
+from airflow_provider_hubspot_channels.client import (
+    ClientConfig,
+    HubSpotChannelsClient,
+    HubSpotChannelsError,
+    HubSpotPermissionError,
+    InvalidInputError,
+)
+from airflow_provider_hubspot_channels.client.config import DEFAULT_BASE_URL
+from airflow_provider_hubspot_channels.client.validation import validate_channel_id
+from airflow_provider_hubspot_channels.get_provider_info import CONN_FIELDS, CONN_TYPE, UI_FIELD_BEHAVIOUR
+
+
+@dataclass(frozen=True)
+class ConnectionSettings:
+    """Everything the client needs, read and validated from one Airflow Connection.
+
+    :param config: URLs, versions, timeouts, retries and rate budget.
+    :param access_token: static access token (the password), if any.
+    :param client_id: OAuth client id, if OAuth refresh is configured.
+    :param client_secret: OAuth client secret.
+    :param refresh_token: OAuth refresh token.
+    :param channel_id: the channel Test connection reads, if set.
+    """
+
+    config: ClientConfig
+    access_token: str | None
+    client_id: str | None
+    client_secret: str | None
+    refresh_token: str | None
+    channel_id: int | None
+
+    def __repr__(self) -> str:
+        return f"ConnectionSettings(config={self.config!r}, oauth={self.client_id is not None}, secrets=***)"
+
+
+def _extra(extras: Mapping[str, Any], name: str) -> Any:
+    """A connection extra by its name or its legacy ``extra__hubspot_channels__<name>`` key; blank means unset."""
+    value = extras.get(name)
+    if value is None or value == "":
+        value = extras.get(f"extra__{CONN_TYPE}__{name}")
+    if isinstance(value, str):
+        value = value.strip()
+    return None if value in (None, "") else value
+
+
+def settings_from_connection(
+    *, host: str | None, password: str | None, extras: Mapping[str, Any]
+) -> ConnectionSettings:
+    """Read and validate connection fields; errors name the form field and the fix.
+
+    :param host: the connection's host (base URL); empty means HubSpot's.
+    :param password: the static access token, if any.
+    :param extras: the connection's extra fields.
+    """
+    base_url = (host or "").strip() or DEFAULT_BASE_URL
+    if "://" not in base_url:  # Airflow's URI form often stores the host without scheme
+        base_url = f"https://{base_url}"
+    options: dict[str, Any] = {"base_url": base_url}
+    for name in ("api_version", "inbox_api_version", "timeout", "max_retries", "max_requests_per_10s", "budget_share"):
+        value = _extra(extras, name)
+        if value is not None:
+            options[name] = value
+    config = ClientConfig(**options)
+    oauth = {name: _extra(extras, name) for name in ("client_id", "client_secret", "refresh_token")}
+    given = [name for name, value in oauth.items() if value]
+    if given and len(given) < 3:
+        missing = ", ".join(name for name in oauth if name not in given)
+        raise InvalidInputError(
+            missing,
+            "OAuth refresh needs all three of client_id, client_secret, refresh_token",
+            f"set {missing} too, or clear {', '.join(given)} to use a static access token",
+        )
+    token = (password or "").strip() or None
+    if not given and not token:
+        raise InvalidInputError(
+            "password",
+            "the connection has no access token and no OAuth refresh settings",
+            "put an access token in the password field, or set client_id, client_secret and refresh_token",
+        )
+    channel = _extra(extras, "channel_id")
+    return ConnectionSettings(
+        config=config,
+        access_token=token,
+        client_id=oauth["client_id"],
+        client_secret=oauth["client_secret"],
+        refresh_token=oauth["refresh_token"],
+        channel_id=validate_channel_id(channel, field="channel_id") if channel is not None else None,
+    )
+
+
+class HubSpotChannelsHook(BaseHook):
+    """Talks to HubSpot's Custom Channels API through an Airflow Connection of type ``hubspot_channels``.
+
+    :param hubspot_conn_id: the Airflow Connection to use.
+    :param pool_size: HTTP connections kept open; at least the number of threads sharing the hook.
+    """
+
+    conn_name_attr = "hubspot_conn_id"
+    default_conn_name = "hubspot_channels_default"
+    conn_type = CONN_TYPE
+    hook_name = "HubSpot Custom Channels"
+
+    def __init__(self, *, hubspot_conn_id: str = default_conn_name, pool_size: int = 10) -> None:
+        super().__init__()
+        self.hubspot_conn_id = hubspot_conn_id
+        self.pool_size = pool_size
+
+    def __repr__(self) -> str:
+        return f"HubSpotChannelsHook(hubspot_conn_id={self.hubspot_conn_id!r})"
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """Form behaviour for Airflow 3.1, which predates the declarative ``ui-field-behaviour``."""
+        return {
+            "hidden_fields": list(UI_FIELD_BEHAVIOUR["hidden-fields"]),
+            "relabeling": dict(UI_FIELD_BEHAVIOUR["relabeling"]),
+            "placeholders": dict(UI_FIELD_BEHAVIOUR["placeholders"]),
+        }
+
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        """Form fields for Airflow 3.1, which predates the declarative ``conn-fields`` (needs wtforms and FAB)."""
+        from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextFieldWidget
+        from wtforms import IntegerField, PasswordField, StringField
+
+        widgets: dict[str, Any] = {}
+        for name, field in CONN_FIELDS.items():
+            schema = field["schema"]
+            if schema.get("format") == "password":
+                widgets[name] = PasswordField(field["label"], widget=BS3PasswordFieldWidget())
+            elif "integer" in schema["type"]:
+                widgets[name] = IntegerField(field["label"], widget=BS3TextFieldWidget(), default=schema.get("default"))
+            else:
+                widgets[name] = StringField(field["label"], widget=BS3TextFieldWidget(), default=schema.get("default"))
+        return widgets
+
+    def connection_settings(self) -> ConnectionSettings:
+        """Read the Connection and validate it (no request is sent)."""
+        conn = self.get_connection(self.hubspot_conn_id)
+        try:
+            settings = settings_from_connection(host=conn.host, password=conn.password, extras=conn.extra_dejson)
+        except InvalidInputError as exc:
+            raise InvalidInputError(
+                f"connection '{self.hubspot_conn_id}' field {exc.field}", exc.problem, exc.fix
+            ) from None
+        for secret in (settings.access_token, settings.client_secret, settings.refresh_token):
+            if secret:
+                mask_secret(secret)
+        return settings
+
+    @cached_property
+    def client(self) -> HubSpotChannelsClient:
+        """The HubSpot client, built on first use from the Connection."""
+        settings = self.connection_settings()
+        return HubSpotChannelsClient(
+            config=settings.config,
+            access_token=settings.access_token,
+            client_id=settings.client_id,
+            client_secret=settings.client_secret,
+            refresh_token=settings.refresh_token,
+            on_new_token=mask_secret,
+            pool_size=self.pool_size,
+        )
+
+    def get_conn(self) -> HubSpotChannelsClient:
+        """The HubSpot client (Airflow's conventional accessor)."""
+        return self.client
+
+    def get_channel(self, channel_id: int | str) -> dict[str, Any]:
+        """See :meth:`HubSpotChannelsClient.get_channel`.
+
+        :param channel_id: the channel's numeric id.
+        """
+        return self.client.get_channel(channel_id)
+
+    def get_message(self, channel_id: int | str, message_id: str) -> dict[str, Any]:
+        """See :meth:`HubSpotChannelsClient.get_message`.
+
+        :param channel_id: the channel's numeric id.
+        :param message_id: the message id (opaque).
+        """
+        return self.client.get_message(channel_id, message_id)
+
+    def update_message_status(
+        self, channel_id: int | str, message_id: str, status_type: str, error_message: str | None = None
+    ) -> dict[str, Any]:
+        """See :meth:`HubSpotChannelsClient.update_message_status`.
+
+        :param channel_id: the channel's numeric id.
+        :param message_id: the message id (opaque).
+        :param status_type: ``SENT``, ``READ`` or ``FAILED``.
+        :param error_message: what agents see for FAILED.
+        """
+        return self.client.update_message_status(channel_id, message_id, status_type, error_message)
+
+    def publish_message(self, channel_id: int | str, **message: Any) -> dict[str, Any]:
+        """See :meth:`HubSpotChannelsClient.publish_message` for the keyword arguments.
+
+        :param channel_id: the channel's numeric id.
+        :param message: ``channel_account_id``, ``text``, ``senders``, ``recipients``, ...
+        """
+        return self.client.publish_message(channel_id, **message)
+
+    def iter_threads(self, *, inbox_id: int | str, latest_message_timestamp_after: str) -> Iterator[dict[str, Any]]:
+        """See :meth:`HubSpotChannelsClient.iter_threads`.
+
+        :param inbox_id: the inbox.
+        :param latest_message_timestamp_after: ISO 8601 time.
+        """
+        return self.client.iter_threads(
+            inbox_id=inbox_id, latest_message_timestamp_after=latest_message_timestamp_after
+        )
+
+    def iter_thread_messages(self, thread_id: int | str) -> Iterator[dict[str, Any]]:
+        """See :meth:`HubSpotChannelsClient.iter_thread_messages`.
+
+        :param thread_id: the thread.
+        """
+        return self.client.iter_thread_messages(thread_id)
+
+    def test_connection(self) -> tuple[bool, str]:
+        """One cheap authenticated call: read the connection's test channel; never raises."""
+        try:
+            settings = self.connection_settings()
+            client = self.client
+            if settings.channel_id is None:
+                if settings.client_id:
+                    client.authenticate()
+                    return True, "OAuth refresh works. Set 'Channel ID for Test' to also check the token's scopes."
+                return False, "Set 'Channel ID for Test' so Test connection can read a channel with this token."
+            channel = client.get_channel(settings.channel_id)
+            return True, f"Connected: channel {channel.get('id')} ({channel.get('name', 'unnamed')}) is readable."
+        except HubSpotPermissionError as exc:
+            scopes = ", ".join(exc.missing_scopes) or "see HubSpot's message"
+            return False, f"The token lacks scopes ({scopes}): {exc}"
+        except HubSpotChannelsError as exc:
+            return False, str(exc)
+        except Exception as exc:
+            # The test button must answer, never crash the worker; the type tells what kind of failure it was.
+            return False, f"{type(exc).__name__}: {exc}"
+        finally:
+            if "client" in self.__dict__:
+                self.client.close()
+
+    def close(self) -> None:
+        """Close the client's pooled connections, if a client was built."""
+        if "client" in self.__dict__:
+            self.client.close()
+
+
+__all__ = ["ConnectionSettings", "HubSpotChannelsHook", "settings_from_connection"]
