@@ -1,0 +1,1 @@
+"""Airflow operators: thin glue between Airflow (templating, context, XCom, exceptions) and the HubSpot layers."""

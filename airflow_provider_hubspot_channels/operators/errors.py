@@ -1,0 +1,60 @@
+"""How client errors become Airflow task outcomes.
+
+Input, authentication, permission and daily-limit problems fail the task at once (retrying cannot fix them);
+transient exhaustion (429/5xx/no answer through every retry) follows the task's own ``retries``.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
+
+from airflow_provider_hubspot_channels.client import (
+    HubSpotApiError,
+    HubSpotChannelsError,
+    HubSpotConnectionError,
+    HubSpotDailyLimitError,
+    HubSpotPermissionError,
+    HubSpotRetriesExhaustedError,
+    HubSpotTokenRefreshError,
+    InvalidInputError,
+)
+
+#: Errors a retry of the task may cure.
+TRANSIENT_ERRORS: tuple[type[Exception], ...] = (HubSpotRetriesExhaustedError, HubSpotConnectionError)
+
+
+def is_templated(value: object) -> bool:
+    """True when ``value`` still holds Jinja and can only be checked after rendering.
+
+    :param value: an operator argument as given in the DAG file.
+    """
+    return isinstance(value, str) and ("{{" in value or "{%" in value)
+
+
+def airflow_error(exc: HubSpotChannelsError, *, conn_id: str) -> AirflowException:
+    """The Airflow exception for a client error, naming the connection and HubSpot's category and correlationId.
+
+    :param exc: what the client raised.
+    :param conn_id: the Airflow connection used.
+    """
+    prefix = f"HubSpot connection '{conn_id}': "
+    if isinstance(exc, InvalidInputError):
+        return AirflowFailException(f"Invalid input, nothing was sent to HubSpot. {exc}")
+    if isinstance(exc, HubSpotDailyLimitError):
+        return AirflowFailException(
+            f"{prefix}HubSpot's daily request limit is reached; no further requests were sent. Run again after "
+            f"the limit resets (midnight in the account's time zone). {exc}"
+        )
+    if isinstance(exc, HubSpotPermissionError):
+        scopes = ", ".join(exc.missing_scopes) or "see HubSpot's message"
+        return AirflowFailException(f"{prefix}the token lacks scopes ({scopes}); reinstall the app with them. {exc}")
+    if isinstance(exc, HubSpotTokenRefreshError):
+        return AirflowFailException(
+            f"{prefix}OAuth refresh was refused; check client_id, client_secret and refresh_token "
+            f"(the app may have been uninstalled). {exc}"
+        )
+    if isinstance(exc, TRANSIENT_ERRORS):
+        return AirflowException(f"{prefix}{exc}")
+    if isinstance(exc, HubSpotApiError) and exc.status in (400, 401, 403, 404):
+        return AirflowFailException(f"{prefix}{exc}")
+    return AirflowException(f"{prefix}{exc}")

@@ -1,0 +1,225 @@
+"""Carry out a reconciliation plan against HubSpot: the only place where decisions meet the client.
+
+Data flows one way: the domain's decisions come in, the client acts (a GET first when ``verify_status``, then
+the PATCH), and one :class:`MessageOutcome` per input row comes out, in completion order, to a sink and the
+report. Requests run on a bounded thread pool through the client's shared rate budget; at most
+``2 * max_concurrency`` messages are in flight, so a 100,000-row batch never queues 100,000 futures.
+
+One message's failure never stops the others. What stops the batch (the rest become ``not_attempted``):
+a daily limit (no further request can succeed today), a refused token or missing scope (every other request
+would fail the same way: no retry storm), and ``stop`` (``on_kill``).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from airflow_provider_hubspot_channels.client import (
+    ClientStoppedError,
+    HubSpotApiError,
+    HubSpotAuthenticationError,
+    HubSpotChannelsError,
+    HubSpotDailyLimitError,
+    HubSpotNotFoundError,
+    HubSpotPermissionError,
+    HubSpotTokenRefreshError,
+)
+from airflow_provider_hubspot_channels.reconciliation import (
+    Action,
+    Decision,
+    MessageOutcome,
+    Outcome,
+    RunReport,
+    decision_outcome,
+    hubspot_status_type,
+    outcome_after_lookup,
+)
+
+#: Errors after which every further request would fail the same way.
+BATCH_STOPPING_ERRORS = (
+    HubSpotDailyLimitError,
+    HubSpotAuthenticationError,
+    HubSpotPermissionError,
+    HubSpotTokenRefreshError,
+)
+
+
+class MessageStatusClient(Protocol):
+    """The two client calls a reconciliation needs (``HubSpotChannelsClient`` has them)."""
+
+    def get_message(self, channel_id: int | str, message_id: str) -> dict[str, Any]:
+        """Read one message."""
+
+    def update_message_status(
+        self, channel_id: int | str, message_id: str, status_type: str, error_message: str | None = None
+    ) -> dict[str, Any]:
+        """Set one message's status."""
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """How the run ended.
+
+    :param duration_seconds: wall time of the run.
+    :param stopped_reason: why the batch stopped early, or None if every row was handled.
+    :param stopping_error: the client error that stopped it, if any.
+    """
+
+    duration_seconds: float
+    stopped_reason: str | None
+    stopping_error: HubSpotChannelsError | None
+
+
+def _outcome(decision: Decision, outcome: Outcome, reason: str, **fields: Any) -> MessageOutcome:
+    return MessageOutcome(
+        index=decision.index,
+        channel_id=decision.channel_id,
+        message_id=decision.message_id,
+        outcome=outcome,
+        reason=reason,
+        **fields,
+    )
+
+
+def act_on(decision: Decision, client: MessageStatusClient, *, verify_status: bool, dry_run: bool) -> MessageOutcome:
+    """Carry out one MARK_FAILED decision: look up (optional), then PATCH (unless dry run).
+
+    Client errors that stop the whole batch are raised; others become an ``error`` outcome.
+
+    :param decision: a decision with action MARK_FAILED.
+    :param client: the HubSpot client.
+    :param verify_status: GET first and leave READ/FAILED messages alone.
+    :param dry_run: decide and look up, but send no PATCH.
+    """
+    assert decision.record is not None and decision.error_message is not None
+    channel_id, message_id = decision.record.channel_id, decision.record.message_id
+    before: str | None = None
+    attempts = 0
+    try:
+        if verify_status:
+            attempts += 1
+            message = client.get_message(channel_id, message_id)
+            before = hubspot_status_type(message)
+            skipped = outcome_after_lookup(message)
+            if skipped is not None:
+                return _outcome(
+                    decision, skipped, f"HubSpot already shows {before}", hubspot_status_before=before, attempts=1
+                )
+        if dry_run:
+            return _outcome(
+                decision,
+                Outcome.WOULD_MARK_FAILED,
+                f"dry run: {decision.reason}",
+                error_message=decision.error_message,
+                hubspot_status_before=before,
+                attempts=attempts,
+            )
+        attempts += 1
+        client.update_message_status(channel_id, message_id, "FAILED", decision.error_message)
+        return _outcome(
+            decision,
+            Outcome.MARKED_FAILED,
+            decision.reason,
+            error_message=decision.error_message,
+            hubspot_status_before=before,
+            attempts=attempts,
+        )
+    except HubSpotNotFoundError as exc:
+        return _outcome(
+            decision,
+            Outcome.NOT_FOUND,
+            "HubSpot does not know this message (wrong channel or message id, or deleted)",
+            correlation_id=exc.correlation_id,
+            attempts=attempts,
+        )
+    except BATCH_STOPPING_ERRORS:
+        raise
+    except ClientStoppedError:
+        return _outcome(decision, Outcome.NOT_ATTEMPTED, "stopped before this message was written", attempts=attempts)
+    except HubSpotChannelsError as exc:
+        correlation = exc.correlation_id if isinstance(exc, HubSpotApiError) else None
+        return _outcome(decision, Outcome.ERROR, str(exc), correlation_id=correlation, attempts=attempts)
+
+
+def run_plan(
+    decisions: Iterable[Decision],
+    client: MessageStatusClient,
+    *,
+    report: RunReport,
+    sink: Callable[[MessageOutcome], None] = lambda _outcome: None,
+    verify_status: bool = True,
+    dry_run: bool = False,
+    max_concurrency: int = 4,
+    stop: threading.Event | None = None,
+) -> RunResult:
+    """Act on every decision and record one outcome per row in ``report`` and ``sink`` (called in this thread).
+
+    :param decisions: the domain's plan, in input order.
+    :param client: the HubSpot client.
+    :param report: the run's counts and examples.
+    :param sink: receives every outcome as it completes (e.g. a JSON Lines writer).
+    :param verify_status: GET each stale message first and leave READ/FAILED ones alone.
+    :param dry_run: send no PATCH.
+    :param max_concurrency: worker threads sending requests.
+    :param stop: set it to stop the batch (``on_kill``); rows not started become ``not_attempted``.
+    """
+    stop = stop or threading.Event()
+    started = time.monotonic()
+    stopped_reason: str | None = None
+    stopping_error: HubSpotChannelsError | None = None
+    in_flight: dict[Future[MessageOutcome], Decision] = {}
+
+    def record(outcome: MessageOutcome) -> None:
+        report.add(outcome)
+        sink(outcome)
+
+    def collect(done: Iterable[Future[MessageOutcome]]) -> None:
+        nonlocal stopped_reason, stopping_error
+        for future in done:
+            decision = in_flight.pop(future)
+            try:
+                record(future.result())
+            except BATCH_STOPPING_ERRORS as exc:
+                if stopping_error is None:
+                    stopping_error, stopped_reason = exc, _stop_reason(exc)
+                    stop.set()
+                correlation = exc.details.correlation_id
+                record(
+                    _outcome(decision, Outcome.NOT_ATTEMPTED, stopped_reason or str(exc), correlation_id=correlation)
+                )
+
+    with ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="hubspot-reconcile") as pool:
+        for decision in decisions:
+            if decision.action is Action.SKIP:
+                record(decision_outcome(decision))
+                continue
+            if stop.is_set():
+                stopped_reason = stopped_reason or "stopped: the task was killed"
+                record(_outcome(decision, Outcome.NOT_ATTEMPTED, f"not attempted, {stopped_reason}"))
+                continue
+            while len(in_flight) >= 2 * max_concurrency:
+                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                collect(done)
+            if stop.is_set():  # the batch may have stopped while we waited for a free slot
+                stopped_reason = stopped_reason or "stopped: the task was killed"
+                record(_outcome(decision, Outcome.NOT_ATTEMPTED, f"not attempted, {stopped_reason}"))
+                continue
+            future = pool.submit(act_on, decision, client, verify_status=verify_status, dry_run=dry_run)
+            in_flight[future] = decision
+        while in_flight:
+            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+            collect(done)
+    return RunResult(time.monotonic() - started, stopped_reason, stopping_error)
+
+
+def _stop_reason(exc: HubSpotChannelsError) -> str:
+    if isinstance(exc, HubSpotDailyLimitError):
+        return "stopped: HubSpot's daily request limit is reached"
+    if isinstance(exc, HubSpotPermissionError):
+        return "stopped: the token lacks a required scope"
+    return "stopped: HubSpot refused the credentials"
