@@ -1,0 +1,208 @@
+"""The error message agents read in the HubSpot inbox when a message is marked FAILED.
+
+It must be understood at a glance: what happened (no delivery confirmation within the SLA), when (sent and
+checked times in UTC, ``2026-11-24 10:00 UTC``), what it means for the customer and what to do.
+
+Decisions:
+
+* Templates use ``str.format`` named fields from :data:`TEMPLATE_FIELDS` only. Unknown names, positional
+  fields, attribute or index access and bad braces are refused by :func:`validate_template`, cheaply
+  enough to run at DAG parse time, so a typo fails the DAG import, not message 40,000 of a run.
+* Rendered text is at most :data:`ERROR_MESSAGE_MAX_LENGTH` characters. When it is longer, the carrier's
+  error text is shortened first (it is the least readable part and can be kilobytes of JSON); dropped when
+  less than 20 characters of it would remain; only then is the whole text cut, ending in ``…``.
+* Values are cleaned before they go in: control characters and runs of whitespace become one space, so a
+  multi-line carrier payload cannot break the inbox bubble. A rendering that would be blank falls back to a
+  short fixed sentence: agents never get an empty error.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import string
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from types import MappingProxyType
+
+from airflow_provider_hubspot_channels.client.errors import InvalidInputError
+from airflow_provider_hubspot_channels.client.validation import ERROR_MESSAGE_MAX_LENGTH
+from airflow_provider_hubspot_channels.reconciliation.policy import StalenessPolicy
+from airflow_provider_hubspot_channels.reconciliation.records import MessageRecord
+
+DEFAULT_ERROR_MESSAGE_TEMPLATE = (
+    "Not delivered: no delivery confirmation arrived within {sla} of sending "
+    "(sent {sent_at}, checked {checked_at}). This message may not have reached {recipient}; "
+    "please resend it or contact them another way.{carrier_note}"
+)
+
+#: Every field a template may use, with what it holds.
+TEMPLATE_FIELDS: Mapping[str, str] = MappingProxyType(
+    {
+        "message_id": "HubSpot's id of the message",
+        "channel_id": "the custom channel's id",
+        "sent_at": "when the message was sent, e.g. '2026-11-24 10:00 UTC'",
+        "checked_at": "the run's reference time, e.g. '2026-11-24 10:20 UTC'",
+        "sla": "the allowed wait for a delivery receipt, e.g. '15 minutes' or '1 hour 30 minutes'",
+        "age": "time from sending to the check, e.g. '2 hours 5 minutes'",
+        "recipient": "the record's recipient, or 'the recipient' when not given",
+        "carrier_error": "the carrier's error text from the record, or '' when not given",
+        "carrier_note": "' Carrier reported: <carrier_error>.' (leading space), or '' when not given",
+    }
+)
+
+#: Below this many characters a shortened carrier error says nothing useful, so it is dropped instead.
+MIN_CARRIER_CHARS = 20
+#: Recipients are names or phone numbers; anything longer is cut so it cannot crowd out the explanation.
+MAX_RECIPIENT_CHARS = 80
+
+_FALLBACK_TEMPLATE = "Not delivered: no delivery confirmation arrived within {sla} of sending."
+_ELLIPSIS = "…"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_FIELD = "error_message_template"
+_UNITS = (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1))
+_SAMPLE_VALUES = {name: "x" for name in TEMPLATE_FIELDS}
+
+
+def validate_template(template: str) -> None:
+    """Raise :class:`InvalidInputError` for ``error_message_template`` unless ``template`` can be rendered.
+
+    :param template: a ``str.format`` template using named fields from :data:`TEMPLATE_FIELDS`.
+    """
+    if not isinstance(template, str):
+        raise InvalidInputError(
+            _FIELD, f"{type(template).__name__} is not text", "pass a string, e.g. the default template"
+        )
+    _compile(template)
+
+
+def render_error_message(template: str, record: MessageRecord, policy: StalenessPolicy) -> str:
+    """Return the text agents see for a stale message: never blank, at most the length cap.
+
+    :param template: a template accepted by :func:`validate_template`.
+    :param record: the stale message.
+    :param policy: the run's SLA and reference time.
+    """
+    validate_template(template)
+    used, carrier_uses = _compile(template)
+    context = record.context
+    # Only the fields the template shows are computed: this runs once per stale message.
+    values = {
+        "message_id": record.message_id,
+        "channel_id": str(record.channel_id),
+        "sent_at": format_utc(record.created_at) if "sent_at" in used else "",
+        "checked_at": format_utc(policy.reference_time) if "checked_at" in used else "",
+        "sla": describe_duration(policy.stale_after),
+        "age": describe_duration(policy.age(record), max_units=2) if "age" in used else "",
+        "recipient": _shorten(_clean(context.get("recipient", "")), MAX_RECIPIENT_CHARS) or "the recipient",
+    }
+    carrier = _clean(context.get("carrier_error", "")) if carrier_uses else ""
+    text = _render(template, values, carrier)
+    overflow = len(text) - ERROR_MESSAGE_MAX_LENGTH
+    if overflow > 0 and carrier:
+        # Each use of the carrier text must give up its share of the overflow, plus one for the ellipsis.
+        keep = len(carrier) - -(-overflow // carrier_uses) - 1
+        carrier = carrier[:keep].rstrip() + _ELLIPSIS if keep >= MIN_CARRIER_CHARS else ""
+        text = _render(template, values, carrier)
+    if not text:
+        text = _render(_FALLBACK_TEMPLATE, values, "")
+    return _shorten(text, ERROR_MESSAGE_MAX_LENGTH)
+
+
+def format_utc(instant: datetime) -> str:
+    """Return ``instant`` as readable UTC to the minute, e.g. ``2026-11-24 10:00 UTC``.
+
+    :param instant: an aware UTC datetime.
+    """
+    # Built by hand: strftime is the slowest step of rendering 100,000 messages.
+    return f"{instant.year:04d}-{instant.month:02d}-{instant.day:02d} {instant.hour:02d}:{instant.minute:02d} UTC"
+
+
+@functools.lru_cache(maxsize=256)
+def describe_duration(delta: timedelta, *, max_units: int = 4) -> str:
+    """Return a duration in plain words, largest units first: ``15 minutes``, ``1 hour 30 minutes``.
+
+    Units after the first ``max_units`` (counted from the largest non-zero one) are dropped, rounding
+    down; the default shows every unit. Under a second reads ``less than a second``. Negative durations
+    are described by their size.
+
+    :param delta: the duration.
+    :param max_units: how many units (days, hours, minutes, seconds) to show at most.
+    """
+    remaining = abs(int(delta.total_seconds()))
+    counts: list[tuple[int, str]] = []
+    for name, size in _UNITS:
+        count, remaining = divmod(remaining, size)
+        # From the largest non-zero unit on, units are taken in a row, so with two units
+        # '1 day 0 hours 5 minutes' reads '1 day' rather than the misleading '1 day 5 minutes'.
+        if count or counts:
+            counts.append((count, name))
+    parts = [f"{count} {name}" + ("" if count == 1 else "s") for count, name in counts[:max_units] if count]
+    return " ".join(parts) if parts else "less than a second"
+
+
+@functools.lru_cache(maxsize=64)
+def _compile(template: str) -> tuple[frozenset[str], int]:
+    """Validate a template (cached: it runs per message); return its fields and how many show carrier text."""
+    if not template.strip():
+        raise InvalidInputError(_FIELD, "it is empty", "pass a sentence agents can read, or use the default")
+    allowed = ", ".join(TEMPLATE_FIELDS)
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError as error:
+        raise InvalidInputError(
+            _FIELD, f"bad braces ({error})", "write {name} for a field and {{ or }} for a literal brace"
+        ) from None
+    literal_length = 0
+    carrier_uses = 0
+    used: set[str] = set()
+    for literal, name, spec, _conversion in parsed:
+        literal_length += len(literal)
+        if name is None:
+            continue
+        if name == "" or name.isdigit():
+            raise InvalidInputError(
+                _FIELD, f"{{{name}}} is a positional field", f"name the field, e.g. {{sla}}; fields: {allowed}"
+            )
+        if "." in name or "[" in name:
+            raise InvalidInputError(
+                _FIELD, f"{{{name}}} uses attribute or index access", f"use a plain field name: {allowed}"
+            )
+        if name not in TEMPLATE_FIELDS:
+            raise InvalidInputError(_FIELD, f"{{{name}}} is not a known field", f"use one of: {allowed}")
+        if spec and "{" in spec:
+            raise InvalidInputError(_FIELD, f"{{{name}}} has a nested field", "remove the inner {...}")
+        carrier_uses += name in ("carrier_error", "carrier_note")
+        used.add(name)
+    if literal_length > ERROR_MESSAGE_MAX_LENGTH:
+        raise InvalidInputError(
+            _FIELD,
+            f"its fixed text alone has {literal_length} characters",
+            f"keep it well under {ERROR_MESSAGE_MAX_LENGTH}, the cap of the message agents see",
+        )
+    try:
+        template.format_map(_SAMPLE_VALUES)
+    except (ValueError, TypeError) as error:
+        raise InvalidInputError(
+            _FIELD, f"it cannot be rendered ({error})", "drop the format spec or conversion after the field name"
+        ) from None
+    return frozenset(used), carrier_uses
+
+
+def _render(template: str, values: dict[str, str], carrier: str) -> str:
+    if carrier:
+        end = "" if carrier[-1] in ".!?" + _ELLIPSIS else "."
+        note = f" Carrier reported: {carrier}{end}"
+    else:
+        note = ""
+    return template.format_map({**values, "carrier_error": carrier, "carrier_note": note}).strip()
+
+
+def _clean(value: str) -> str:
+    return " ".join(_CONTROL.sub(" ", value).split())
+
+
+def _shorten(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return text[: limit - 1].rstrip() + _ELLIPSIS

@@ -1,0 +1,232 @@
+"""The run report: one JSON Lines row per message, and a small summary for XCom and the task log.
+
+Decisions:
+
+* :class:`RunReport` keeps counts and a few examples, never every outcome, so a 100,000-message batch costs
+  a few kilobytes; per-message detail goes to JSON Lines (:meth:`MessageOutcome.to_json`) as it happens.
+* Examples are kept for the outcomes someone has to look at (``error``, ``not_found``, ``invalid``,
+  ``marked_failed``), at most :data:`MAX_EXAMPLES` each, texts cut to :data:`EXAMPLE_TEXT_CHARS`.
+* :meth:`RunReport.summary` is JSON-serialisable and under :data:`SUMMARY_MAX_BYTES` as JSON whatever the
+  batch: if the examples would push it over, their texts are cut shorter, and finally dropped.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from airflow_provider_hubspot_channels.reconciliation.decisions import Action, Decision, Outcome
+from airflow_provider_hubspot_channels.reconciliation.explanation import describe_duration
+
+#: Outcomes worth an example in the summary: the ones someone has to read or act on.
+EXAMPLE_OUTCOMES = (Outcome.ERROR, Outcome.NOT_FOUND, Outcome.INVALID, Outcome.MARKED_FAILED)
+MAX_EXAMPLES = 5
+EXAMPLE_TEXT_CHARS = 160
+#: XCom and log friendly: the summary's JSON (ASCII-escaped, its largest form) stays below 10 KB.
+SUMMARY_MAX_BYTES = 10_000
+STOPPED_REASON_CHARS = 300
+_ELLIPSIS = "…"
+
+
+@dataclass(frozen=True, slots=True)
+class MessageOutcome:
+    """How one input row ended, as written to the JSON Lines report.
+
+    :param index: position in the input batch.
+    :param channel_id: the channel id as text, or None.
+    :param message_id: the message id, or None.
+    :param outcome: the final outcome.
+    :param reason: a short human reason.
+    :param error_message: the explanation sent (or, in a dry run, that would be sent) to HubSpot.
+    :param hubspot_status_before: HubSpot's ``statusType`` before our PATCH, if it was read.
+    :param correlation_id: HubSpot's correlationId of the last answer, for support.
+    :param attempts: HTTP requests made for this message.
+    """
+
+    index: int
+    channel_id: str | None
+    message_id: str | None
+    outcome: Outcome
+    reason: str
+    error_message: str | None = None
+    hubspot_status_before: str | None = None
+    correlation_id: str | None = None
+    attempts: int = 0
+
+    def to_json(self) -> str:
+        """One JSON Lines row (no newline), snake_case keys in field order."""
+        return json.dumps(
+            {
+                "index": self.index,
+                "channel_id": self.channel_id,
+                "message_id": self.message_id,
+                "outcome": self.outcome.value,
+                "reason": self.reason,
+                "error_message": self.error_message,
+                "hubspot_status_before": self.hubspot_status_before,
+                "correlation_id": self.correlation_id,
+                "attempts": self.attempts,
+            },
+            ensure_ascii=False,
+        )
+
+
+def decision_outcome(decision: Decision) -> MessageOutcome:
+    """Return the final outcome of a ``SKIP`` decision (no HubSpot call needed).
+
+    :param decision: a decision from :func:`plan` with action ``SKIP``; ``MARK_FAILED`` raises ValueError,
+        because only the runner knows how that one ended.
+    """
+    if decision.action is not Action.SKIP or decision.outcome is None:
+        raise ValueError(f"messages[{decision.index}] is to be marked FAILED; its outcome comes from the runner")
+    return MessageOutcome(
+        index=decision.index,
+        channel_id=decision.channel_id,
+        message_id=decision.message_id,
+        outcome=decision.outcome,
+        reason=decision.reason,
+    )
+
+
+def _zero_counts() -> dict[str, int]:
+    return {outcome.value: 0 for outcome in Outcome}
+
+
+def _no_examples() -> dict[str, list[dict[str, Any]]]:
+    return {outcome.value: [] for outcome in EXAMPLE_OUTCOMES}
+
+
+def format_table(summary: dict[str, Any]) -> str:
+    """Return a fixed-width table of a :meth:`RunReport.summary` for the task log, then its examples.
+
+    :param summary: the summary dict (also as read back from XCom).
+    """
+    counts: dict[str, int] = summary.get("counts", {})
+    total = int(summary.get("total", sum(counts.values())))
+    mode = " (dry run)" if summary.get("dry_run") else ""
+    lines = [
+        f"Reconciled {total:,} messages{mode}: checked at {summary.get('reference_time')}, "
+        f"SLA {summary.get('sla')}, took {float(summary.get('duration_seconds') or 0):.1f} s",
+        f"{'outcome':<28} {'count':>9} {'share':>7}",
+        f"{'-' * 28} {'-' * 9} {'-' * 7}",
+    ]
+    for name, count in counts.items():
+        share = f"{100 * count / total:.1f}%" if total else "-"
+        lines.append(f"{name:<28} {count:>9,} {share:>7}")
+    lines.append(f"{'total':<28} {total:>9,} {'100.0%' if total else '-':>7}")
+    if summary.get("stopped_reason"):
+        lines.append(f"Stopped early: {summary['stopped_reason']}")
+    examples: dict[str, list[dict[str, Any]]] = summary.get("examples") or {}
+    if any(examples.values()):
+        lines.append("Examples:")
+        for name, rows in examples.items():
+            for row in rows:
+                channel, message = row.get("channel_id") or "-", row.get("message_id") or "-"
+                text = f"  {name}: messages[{row.get('index')}] channel {channel} message {message}: "
+                text += str(row.get("reason"))
+                if row.get("error_message"):
+                    text += f' -> "{row["error_message"]}"'
+                if row.get("correlation_id"):
+                    text += f" (correlationId {row['correlation_id']})"
+                lines.append(text)
+    return "\n".join(lines)
+
+
+@dataclass(slots=True)
+class RunReport:
+    """Counts and a few examples of a run's outcomes; small whatever the batch size.
+
+    :param counts: outcome value -> number of rows; every outcome is present, zeros included.
+    :param examples: outcome value -> up to :data:`MAX_EXAMPLES` small dicts, for the outcomes in
+        :data:`EXAMPLE_OUTCOMES`.
+    """
+
+    counts: dict[str, int] = field(default_factory=_zero_counts)
+    examples: dict[str, list[dict[str, Any]]] = field(default_factory=_no_examples)
+
+    format_table = staticmethod(format_table)
+
+    @property
+    def total(self) -> int:
+        """Number of rows added."""
+        return sum(self.counts.values())
+
+    def add(self, outcome: MessageOutcome) -> None:
+        """Count one row's outcome, keeping it as an example if its kind still has room.
+
+        :param outcome: how the row ended.
+        """
+        self.counts[outcome.outcome.value] += 1
+        rows = self.examples.get(outcome.outcome.value)
+        if rows is not None and len(rows) < MAX_EXAMPLES:
+            rows.append(_example(outcome, EXAMPLE_TEXT_CHARS))
+
+    def summary(
+        self,
+        *,
+        reference_time: datetime,
+        stale_after: timedelta,
+        dry_run: bool,
+        verify_status: bool,
+        duration_seconds: float,
+        stopped_reason: str | None,
+    ) -> dict[str, Any]:
+        """Return the run summary: JSON-serialisable, under :data:`SUMMARY_MAX_BYTES` as JSON.
+
+        :param reference_time: the instant messages were checked against.
+        :param stale_after: the SLA.
+        :param dry_run: whether nothing was written to HubSpot.
+        :param verify_status: whether HubSpot's status was read before each PATCH.
+        :param duration_seconds: wall time of the run.
+        :param stopped_reason: why the batch stopped early (daily limit, kill), or None.
+        """
+        result: dict[str, Any] = {
+            "total": self.total,
+            "counts": dict(self.counts),
+            "reference_time": reference_time.isoformat(),
+            "stale_after_seconds": stale_after.total_seconds(),
+            "sla": describe_duration(stale_after),
+            "dry_run": dry_run,
+            "verify_status": verify_status,
+            "duration_seconds": round(duration_seconds, 3),
+            "stopped_reason": _shorten(stopped_reason, STOPPED_REASON_CHARS),
+        }
+        limit = EXAMPLE_TEXT_CHARS
+        while True:
+            # Copies, so the caller can keep adding to the report after taking a summary.
+            result["examples"] = {
+                name: [_shorten_example(row, limit) for row in rows] for name, rows in self.examples.items()
+            }
+            # Non-ASCII text can take 12 bytes per character once escaped: measure rather than estimate.
+            if len(json.dumps(result)) <= SUMMARY_MAX_BYTES:
+                return result
+            if limit < 8:
+                result["examples"] = _no_examples()
+                return result
+            limit //= 2
+
+
+def _example(outcome: MessageOutcome, limit: int) -> dict[str, Any]:
+    return _shorten_example(
+        {
+            "index": outcome.index,
+            "channel_id": outcome.channel_id,
+            "message_id": outcome.message_id,
+            "reason": outcome.reason,
+            "error_message": outcome.error_message,
+            "correlation_id": outcome.correlation_id,
+        },
+        limit,
+    )
+
+
+def _shorten_example(row: dict[str, Any], limit: int) -> dict[str, Any]:
+    return {key: _shorten(value, limit) if isinstance(value, str) else value for key, value in row.items()}
+
+
+def _shorten(text: str | None, limit: int) -> str | None:
+    if text is None or len(text) <= limit:
+        return text
+    return text[: max(limit - 1, 0)] + _ELLIPSIS

@@ -1,0 +1,209 @@
+"""Turning the timestamps and durations users and HubSpot send into aware UTC instants and durations.
+
+Decisions:
+
+* A timestamp without a UTC offset (naive ``datetime``, ``2026-11-24T10:00:00``) is refused, never
+  guessed: the same wall-clock text names different instants in different zones, and a wrong guess marks
+  messages FAILED that were on time (or hides ones that were not). The fix: add ``+00:00`` or ``Z``.
+* Numbers are epoch **milliseconds**, as in HubSpot's webhooks. Values below 10^11 are epoch *seconds* in
+  every plausible case (10^11 ms is 1973), so they are refused with a fix rather than read as 1970.
+* Instants before 2000 or from 2100 on are refused as absurd: they come from unit mix-ups.
+* Results are plain ``datetime.datetime`` objects with ``tzinfo=timezone.utc`` (pendulum input is
+  converted), so comparisons measure elapsed real time whatever zone or DST rule the input used.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pendulum
+
+from airflow_provider_hubspot_channels.client.errors import InvalidInputError
+
+EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(2100, 1, 1, tzinfo=timezone.utc)
+MAX_DURATION = timedelta(days=90)
+
+# Below this, a number is epoch seconds (or nonsense), not milliseconds: 10**11 ms is March 1973.
+_EPOCH_MS_MIN = 10**11
+# From here on a number is epoch microseconds or nanoseconds: 10**14 ms is the year 5138.
+_EPOCH_MS_MICROS = 10**14
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_NUMBER = re.compile(r"\d+(\.\d+)?")
+_OFFSET_FIX = "add a UTC offset, e.g. '2026-11-24T10:00:00+00:00' or '2026-11-24T10:00:00Z'"
+
+
+def parse_timestamp(value: Any, *, field: str) -> datetime:
+    """Return ``value`` as an aware UTC ``datetime``; raises :class:`InvalidInputError` naming ``field``.
+
+    :param value: an ISO 8601 string with an offset or ``Z``, epoch milliseconds (int, float or digit string),
+        or an aware ``datetime`` (pendulum included).
+    :param field: the name to report in the error, e.g. ``messages[3].created_at``.
+    """
+    if isinstance(value, datetime):
+        return _from_datetime(value, field)
+    if isinstance(value, bool):
+        raise InvalidInputError(field, f"{value!r} is a boolean", "pass an ISO 8601 timestamp or epoch milliseconds")
+    if isinstance(value, (int, float)):
+        return _from_epoch_ms(value, field)
+    if isinstance(value, str):
+        text = value.strip()
+        if _NUMBER.fullmatch(text):
+            return _from_epoch_ms(float(text) if "." in text else int(text), field)
+        return _from_iso(text, value, field)
+    raise InvalidInputError(
+        field,
+        f"{value!r} ({type(value).__name__}) is not a timestamp",
+        "pass an ISO 8601 string with an offset, e.g. '2026-11-24T10:00:00Z', or epoch milliseconds",
+    )
+
+
+def parse_reference_time(value: Any, *, field: str = "reference_time") -> datetime:
+    """Return the instant a run checks against, under the same rules as :func:`parse_timestamp`.
+
+    :param value: ISO 8601 string with an offset, epoch milliseconds or an aware ``datetime``.
+    :param field: the name to report in the error.
+    """
+    return parse_timestamp(value, field=field)
+
+
+def parse_duration(value: Any, *, field: str = "stale_after") -> timedelta:
+    """Return a positive duration of at most 90 days as a plain ``timedelta``.
+
+    :param value: a ``timedelta``, seconds as int/float or digit string (``"900"``), or an ISO 8601 duration
+        (``"PT15M"``, ``"P1DT2H"``). Years and months are refused because their length varies.
+    :param field: the name to report in the error.
+    """
+    example = "e.g. 900 (seconds), 'PT15M' or timedelta(minutes=15)"
+    if isinstance(value, bool):
+        raise InvalidInputError(field, f"{value!r} is a boolean", f"pass a duration, {example}")
+    if isinstance(value, timedelta):
+        # pendulum.Duration is a timedelta that can carry months; total_seconds() counts them as 30 days.
+        duration = timedelta(seconds=value.total_seconds()) if type(value) is not timedelta else value
+        if isinstance(value, pendulum.Duration) and (value.years or value.months):
+            raise InvalidInputError(
+                field, "years and months have no fixed length", f"express it in days or less, {example}"
+            )
+    elif isinstance(value, (int, float)):
+        if not math.isfinite(value):
+            raise InvalidInputError(field, f"{value!r} is not a finite number", f"pass a duration, {example}")
+        duration = timedelta(seconds=value)
+    elif isinstance(value, str):
+        duration = _duration_from_text(value.strip(), value, field, example)
+    else:
+        raise InvalidInputError(
+            field, f"{value!r} ({type(value).__name__}) is not a duration", f"pass a duration, {example}"
+        )
+    if duration <= timedelta(0):
+        raise InvalidInputError(
+            field,
+            f"{value!r} is not positive",
+            f"pass how long a message may wait for its delivery receipt, {example}",
+        )
+    if duration > MAX_DURATION:
+        raise InvalidInputError(
+            field,
+            f"{value!r} is longer than {MAX_DURATION.days} days",
+            f"pass at most {MAX_DURATION.days} days; a receipt this late is not a delivery SLA",
+        )
+    return duration
+
+
+def _duration_from_text(text: str, original: str, field: str, example: str) -> timedelta:
+    if _NUMBER.fullmatch(text):
+        return timedelta(seconds=float(text))
+    if text.startswith("-"):
+        raise InvalidInputError(field, f"{original!r} is negative", f"pass a positive duration, {example}")
+    try:
+        parsed = pendulum.parse(text, exact=True) if text.upper().startswith("P") else None
+    except ValueError:
+        parsed = None
+    if not isinstance(parsed, pendulum.Duration):
+        raise InvalidInputError(field, f"{original!r} is not a duration", f"pass a duration, {example}")
+    if parsed.years or parsed.months:
+        raise InvalidInputError(
+            field, f"{original!r} uses years or months, which have no fixed length", f"use days, {example}"
+        )
+    return timedelta(seconds=parsed.total_seconds())
+
+
+def _from_datetime(value: datetime, field: str) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidInputError(
+            field,
+            f"{value.isoformat()} is a naive datetime (no time zone), so the instant is ambiguous",
+            "attach a time zone, e.g. datetime(..., tzinfo=timezone.utc) or pendulum.datetime(..., tz='UTC')",
+        )
+    utc = value.astimezone(timezone.utc)
+    if type(utc) is not datetime:
+        # pendulum.DateTime and other subclasses become the stdlib type: results compare and hash uniformly.
+        utc = datetime(
+            utc.year,
+            utc.month,
+            utc.day,
+            utc.hour,
+            utc.minute,
+            utc.second,
+            utc.microsecond,
+            tzinfo=timezone.utc,
+        )
+    return _in_range(utc, value, field)
+
+
+def _from_iso(text: str, original: str, field: str) -> datetime:
+    # fromisoformat is far faster than pendulum; Python 3.10's one does not know 'Z', so map it to +00:00.
+    candidate = text[:-1] + "+00:00" if text[-1:] in ("Z", "z") else text
+    try:
+        parsed: Any = datetime.fromisoformat(candidate)
+    except ValueError:
+        try:
+            parsed = pendulum.parse(text, exact=True, tz=None)
+        except ValueError:
+            parsed = None
+    if not isinstance(parsed, datetime):
+        raise InvalidInputError(
+            field,
+            f"{original!r} is not an ISO 8601 timestamp",
+            "pass e.g. '2026-11-24T10:00:00+01:00', '2026-11-24T09:00:00Z' or epoch milliseconds",
+        )
+    if parsed.tzinfo is None:
+        raise InvalidInputError(field, f"{original!r} has no UTC offset, so the instant is ambiguous", _OFFSET_FIX)
+    return _from_datetime(parsed, field)
+
+
+def _from_epoch_ms(value: int | float, field: str) -> datetime:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InvalidInputError(field, f"{value!r} is not a finite number", "send epoch milliseconds")
+    if value < 0:
+        raise InvalidInputError(field, f"{value!r} is negative", "send the message's creation time in milliseconds")
+    if value < _EPOCH_MS_MIN:
+        raise InvalidInputError(
+            field,
+            f"{value!r} looks like epoch seconds",
+            f"send milliseconds (HubSpot's unit), e.g. {int(value) * 1000}, or an ISO 8601 string",
+        )
+    if value >= _EPOCH_MS_MICROS:
+        raise InvalidInputError(
+            field,
+            f"{value!r} looks like epoch microseconds or nanoseconds",
+            "send milliseconds (HubSpot's unit)",
+        )
+    # Integer arithmetic keeps millisecond values exact (a float division would round some of them).
+    if isinstance(value, int):
+        instant = _EPOCH + timedelta(milliseconds=value)
+    else:
+        instant = _EPOCH + timedelta(microseconds=round(value * 1000))
+    return _in_range(instant, value, field)
+
+
+def _in_range(instant: datetime, original: Any, field: str) -> datetime:
+    if not EARLIEST <= instant < LATEST:
+        raise InvalidInputError(
+            field,
+            f"{original!r} is {instant.isoformat()}, outside the years 2000 to 2099",
+            "check the unit and the year; pass the message's real creation time",
+        )
+    return instant
