@@ -1,0 +1,49 @@
+"""Discovery mode, for integrators without a store of their own: find outgoing messages in HubSpot, then reconcile.
+
+Every hour, the Inbox API lists the channel's outgoing messages created in the run's data interval; their
+status comes from HubSpot (no status yet = pending). The batches fan out to mapped reconciliation tasks (at most
+1,024 batches, Airflow's map limit). Needs scopes ``conversations.read`` and ``conversations.custom_channels.*``.
+"""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import Param, dag
+
+from airflow_provider_hubspot_channels.operators.discovery import DiscoverChannelMessagesOperator
+from airflow_provider_hubspot_channels.operators.reconcile import ReconcileStaleMessagesOperator
+
+
+@dag(
+    dag_id="example_hubspot_discover_and_reconcile",
+    schedule="@hourly",
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    params={
+        "inbox_id": Param(2001, type="integer", minimum=1, description="Inbox the channel delivers to"),
+        "channel_id": Param(1001, type="integer", minimum=1, description="The custom channel"),
+        "stale_after_minutes": Param(15, type="integer", minimum=1, description="SLA for a delivery receipt"),
+        "dry_run": Param(False, type="boolean"),
+    },
+    tags=["hubspot", "example", "discovery"],
+    doc_md=__doc__,
+)
+def example_hubspot_discover_and_reconcile() -> None:
+    batches = DiscoverChannelMessagesOperator(
+        task_id="discover",
+        inbox_id="{{ params.inbox_id }}",
+        channel_id="{{ params.channel_id }}",
+        batch_size=500,
+    )
+    ReconcileStaleMessagesOperator.partial(
+        task_id="reconcile",
+        stale_after="{{ params.stale_after_minutes * 60 }}",
+        dry_run="{{ params.dry_run }}",
+        max_concurrency=4,
+        # Mapped tasks share the account's budget: a pool keeps their number (and so the request rate) bounded.
+        max_active_tis_per_dagrun=2,
+    ).expand(messages=batches.output)
+
+
+example_hubspot_discover_and_reconcile()

@@ -1,0 +1,69 @@
+"""Every 15 minutes: mark outgoing messages that never got a delivery receipt as FAILED in HubSpot.
+
+The batch comes from the integrator's own store (``integrator_store.py``: a SQLite table the bridge fills from
+HubSpot's webhooks and the carrier's receipts). Each run judges staleness at its ``data_interval_end``, so a
+rerun decides exactly as the first run did. The per-message report is written as JSON Lines and fed back to the
+store, so the next run does not look at those messages again.
+
+Needs a connection ``hubspot_channels_default`` (type ``hubspot_channels``) and the store file named by the
+``store_path`` param.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from typing import Any
+
+import pendulum
+from airflow.sdk import Param, dag, task
+from integrator_store import load_pending, record_outcomes
+
+from airflow_provider_hubspot_channels.operators.reconcile import ReconcileStaleMessagesOperator
+
+DEFAULT_STORE = os.environ.get("HUBSPOT_CHANNELS_STORE", "/tmp/hubspot_channels/integrator_store.sqlite")
+REPORTS = os.environ.get("HUBSPOT_CHANNELS_REPORTS", "/tmp/hubspot_channels/reports")
+
+
+@dag(
+    dag_id="example_hubspot_reconcile_stale_messages",
+    schedule=timedelta(minutes=15),
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    params={
+        "store_path": Param(DEFAULT_STORE, type="string", description="SQLite file of the integrator's store"),
+        "stale_after_minutes": Param(15, type="integer", minimum=1, description="SLA for a delivery receipt"),
+        "dry_run": Param(False, type="boolean", description="Report only; change nothing in HubSpot"),
+    },
+    tags=["hubspot", "example"],
+    doc_md=__doc__,
+)
+def example_hubspot_reconcile_stale_messages() -> None:
+    @task
+    def load_batch(params: dict[str, Any], data_interval_end: pendulum.DateTime) -> list[dict[str, Any]]:
+        """Pending messages sent up to the end of this run's interval."""
+        return load_pending(params["store_path"], created_at_or_before=data_interval_end)
+
+    batch = load_batch()
+    reconcile = ReconcileStaleMessagesOperator(
+        task_id="reconcile",
+        messages=batch,
+        stale_after="{{ params.stale_after_minutes * 60 }}",
+        dry_run="{{ params.dry_run }}",
+        verify_status=True,
+        max_concurrency=4,
+        report_path=REPORTS + "/{{ dag.dag_id }}/{{ run_id | replace(':', '_') }}.jsonl",
+    )
+
+    @task
+    def write_back(summary: dict[str, Any], params: dict[str, Any]) -> dict[str, int]:
+        """Settle the messages this run handled in the store."""
+        if summary["dry_run"]:
+            return {}
+        return record_outcomes(params["store_path"], summary["report_path"])
+
+    write_back(reconcile.output)
+
+
+example_hubspot_reconcile_stale_messages()
