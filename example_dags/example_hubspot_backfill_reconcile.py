@@ -22,9 +22,9 @@ from typing import Any
 
 import pendulum
 from airflow.sdk import Param, dag, task
-from integrator_store import load_pending
 
 from airflow_provider_hubspot_channels.operators.reconcile import ReconcileStaleMessagesOperator
+from airflow_provider_hubspot_channels.sqlite_store import load_pending
 
 DEFAULT_STORE = os.environ.get("HUBSPOT_CHANNELS_STORE", "/tmp/hubspot_channels/integrator_store.sqlite")
 REPORTS = os.environ.get("HUBSPOT_CHANNELS_REPORTS", "/tmp/hubspot_channels/reports")

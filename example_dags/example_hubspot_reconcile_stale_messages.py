@@ -1,9 +1,9 @@
 """Every 15 minutes: mark outgoing messages that never got a delivery receipt as FAILED in HubSpot.
 
-The batch comes from the integrator's own store (``integrator_store.py``: a SQLite table the bridge fills from
-HubSpot's webhooks and the carrier's receipts). Each run judges staleness at its ``data_interval_end``, so a
-rerun decides exactly as the first run did. The per-message report is written as JSON Lines and fed back to the
-store, so the next run does not look at those messages again.
+The batch comes from the integrator's own store (``airflow_provider_hubspot_channels.sqlite_store``, a SQLite
+table the bridge fills from HubSpot's webhooks and the carrier's receipts). Each run judges staleness at its
+``data_interval_end``, so a rerun decides exactly as the first run did. The per-message report is written as
+JSON Lines and fed back to the store, so the next run does not look at those messages again.
 
 Needs a connection ``hubspot_channels_default`` (type ``hubspot_channels``) and the store file named by the
 ``store_path`` param.
@@ -17,9 +17,9 @@ from typing import Any
 
 import pendulum
 from airflow.sdk import Param, dag, task
-from integrator_store import load_pending, record_outcomes
 
 from airflow_provider_hubspot_channels.operators.reconcile import ReconcileStaleMessagesOperator
+from airflow_provider_hubspot_channels.sqlite_store import load_pending, record_outcomes
 
 DEFAULT_STORE = os.environ.get("HUBSPOT_CHANNELS_STORE", "/tmp/hubspot_channels/integrator_store.sqlite")
 REPORTS = os.environ.get("HUBSPOT_CHANNELS_REPORTS", "/tmp/hubspot_channels/reports")

@@ -1,4 +1,6 @@
-"""The integrator's own record of outgoing messages: a SQLite table, as a bridge would keep it.
+"""A reference integrator store: the bridge's own record of outgoing messages in a SQLite table.
+
+The example DAGs and ``make demo`` use it; in production, read your bridge's real store the same way.
 
 The bridge inserts a row when HubSpot's ``OUTGOING_CHANNEL_MESSAGE_CREATED`` webhook arrives, and sets
 ``delivery_status`` when the carrier's delivery receipt comes (``delivered``, ``read``, ``failed``). Rows still
