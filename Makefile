@@ -27,3 +27,6 @@ test: lint types unit
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+
+demo: $(STAMP)
+	$(BIN)/python scripts/demo.py

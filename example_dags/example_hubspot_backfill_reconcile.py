@@ -23,6 +23,11 @@ from typing import Any
 import pendulum
 from airflow.sdk import Param, dag, task
 
+try:
+    from airflow.sdk import CronDataIntervalTimetable
+except ImportError:  # Airflow 3.1
+    from airflow.timetables.interval import CronDataIntervalTimetable
+
 from airflow_provider_hubspot_channels.operators.reconcile import ReconcileStaleMessagesOperator
 from airflow_provider_hubspot_channels.sqlite_store import load_pending
 
@@ -32,7 +37,8 @@ REPORTS = os.environ.get("HUBSPOT_CHANNELS_REPORTS", "/tmp/hubspot_channels/repo
 
 @dag(
     dag_id="example_hubspot_backfill_reconcile",
-    schedule="@hourly",
+    # Airflow 3 schedules from a cron string or timedelta have no data intervals by default; this one does.
+    schedule=CronDataIntervalTimetable("@hourly", timezone="UTC"),
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=4,

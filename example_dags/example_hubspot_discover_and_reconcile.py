@@ -10,18 +10,24 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Param, dag
 
+try:
+    from airflow.sdk import CronDataIntervalTimetable
+except ImportError:  # Airflow 3.1
+    from airflow.timetables.interval import CronDataIntervalTimetable
+
 from airflow_provider_hubspot_channels.operators.discovery import DiscoverChannelMessagesOperator
 from airflow_provider_hubspot_channels.operators.reconcile import ReconcileStaleMessagesOperator
 
 
 @dag(
     dag_id="example_hubspot_discover_and_reconcile",
-    schedule="@hourly",
+    # Airflow 3 schedules from a cron string or timedelta have no data intervals by default; this one does.
+    schedule=CronDataIntervalTimetable("@hourly", timezone="UTC"),
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
     params={
-        "inbox_id": Param(2001, type="integer", minimum=1, description="Inbox the channel delivers to"),
+        "inbox_id": Param(3001, type="integer", minimum=1, description="Inbox the channel delivers to"),
         "channel_id": Param(1001, type="integer", minimum=1, description="The custom channel"),
         "stale_after_minutes": Param(15, type="integer", minimum=1, description="SLA for a delivery receipt"),
         "dry_run": Param(False, type="boolean"),

@@ -20,4 +20,4 @@ def test_example_dags_import_without_errors():
 
     bag = DagBag(dag_folder=str(EXAMPLE_DAGS))
     assert bag.import_errors == {}
-    assert EXPECTED <= set(bag.dag_ids)
+    assert set(bag.dag_ids) >= EXPECTED
