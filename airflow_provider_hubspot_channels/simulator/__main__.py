@@ -1,0 +1,222 @@
+"""Command line: run the HubSpot simulator until interrupted.
+
+``python -m airflow_provider_hubspot_channels.simulator --port 8765 --scenario reconciliation --count 1000``
+
+Prints ``KEY=VALUE`` lines on stdout (base URL, access token, OAuth client and refresh token, channel and inbox
+ids) so that a shell or a test can read them, then serves until SIGINT or SIGTERM and exits 0 after a clean stop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from datetime import datetime
+from types import FrameType
+
+from .faults import FAULT_KINDS, FaultConfig, methods_from, parse_script
+from .scenarios import SCENARIOS
+from .server import HubSpotSimulator
+from .state import DEFAULT_CHANNEL_ID, DEFAULT_INBOX_ID
+
+
+def _probability(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text} is not a probability within [0, 1]")
+    return value
+
+
+def _non_negative(text: str) -> float:
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} must not be negative")
+    return value
+
+
+def _aware(text: str) -> datetime:
+    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError("--now needs an offset, e.g. 2026-03-01T12:00:00+00:00")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (every option documented in ``--help``)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m airflow_provider_hubspot_channels.simulator",
+        description=(
+            "Run a local HubSpot simulator (Custom Channels 2026-03 and v3, Conversations Inbox 2026-09 and v3, "
+            "OAuth refresh) on 127.0.0.1. Prints KEY=VALUE lines (base URL, token, OAuth credentials) and serves "
+            "until SIGINT/SIGTERM."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    server = parser.add_argument_group("server")
+    server.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1; 0 picks a free port")
+    server.add_argument("--seed", type=int, default=0, help="seed of faults, jitter, ids and the scenario")
+    server.add_argument(
+        "--run-for", type=_non_negative, default=None, metavar="SECONDS", help="stop after this many seconds"
+    )
+
+    seeding = parser.add_argument_group("seeding")
+    seeding.add_argument(
+        "--scenario", choices=("none", *SCENARIOS), default="none", help="named realistic scenario to seed"
+    )
+    seeding.add_argument("--count", type=int, default=None, help="records of the scenario (its default if unset)")
+    seeding.add_argument(
+        "--now", type=_aware, default=None, help="reference time of the scenario (ISO 8601 with offset)"
+    )
+    seeding.add_argument(
+        "--records-out", default=None, metavar="PATH", help="write the integrator's records as JSON Lines here"
+    )
+
+    limits = parser.add_argument_group("rate limits and latency")
+    limits.add_argument("--rate-limit", type=int, default=110, help="requests per rolling window; 0 disables")
+    limits.add_argument("--rate-window", type=float, default=10.0, metavar="SECONDS", help="rolling window")
+    limits.add_argument("--daily-limit", type=int, default=None, help="requests per UTC day (429 DAILY)")
+    limits.add_argument("--latency", type=_non_negative, default=0.0, metavar="SECONDS", help="added per answer")
+    limits.add_argument(
+        "--latency-jitter", type=_non_negative, default=0.0, metavar="SECONDS", help="uniform extra latency"
+    )
+
+    faults = parser.add_argument_group("faults (probabilities per request, drawn from --seed)")
+    for kind in ("429", "423", "500", "502", "503", "504"):
+        faults.add_argument(f"--p-{kind}", type=_probability, default=0.0, metavar="P", help=f"answer {kind}")
+    faults.add_argument("--p-reset", type=_probability, default=0.0, metavar="P", help="drop the connection")
+    faults.add_argument(
+        "--p-reset-after",
+        type=_probability,
+        default=0.0,
+        metavar="P",
+        help="process the request, then drop the connection unanswered",
+    )
+    faults.add_argument("--p-slow", type=_probability, default=0.0, metavar="P", help="delay by --slow-seconds")
+    faults.add_argument("--slow-seconds", type=_non_negative, default=5.0, help="delay of a slow answer")
+    faults.add_argument(
+        "--html-share", type=_probability, default=0.0, metavar="P", help="share of 5xx answered as HTML"
+    )
+    faults.add_argument("--retry-after", type=int, default=None, help="Retry-After seconds on injected 429/423")
+    faults.add_argument(
+        "--fault-script",
+        default=None,
+        metavar="KINDS",
+        help=f"comma separated kinds for the first requests, empty for none; kinds: {', '.join(FAULT_KINDS)}",
+    )
+    faults.add_argument(
+        "--fault-methods", default=None, metavar="METHODS", help="inject only into these methods, e.g. PATCH,GET"
+    )
+    faults.add_argument(
+        "--fault-path",
+        action="append",
+        default=None,
+        metavar="GLOB",
+        help="inject only into paths matching this glob (repeatable), e.g. '*/messages/*'",
+    )
+
+    auth = parser.add_argument_group("authentication")
+    auth.add_argument("--token-lifetime", type=float, default=1800.0, metavar="SECONDS", help="access tokens")
+    auth.add_argument("--rotate-refresh-tokens", action="store_true", help="refresh tokens are single use")
+    auth.add_argument("--access-token", default=None, help="a fixed access token (every scope, never expires)")
+
+    behaviour = parser.add_argument_group("behaviour")
+    behaviour.add_argument(
+        "--strict-transitions",
+        action="store_true",
+        help="refuse status changes of messages that are READ or FAILED (an assumption: HubSpot documents none)",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the simulator until SIGINT/SIGTERM (or ``--run-for``).
+
+    :param argv: arguments; ``sys.argv[1:]`` when None.
+    :returns: the exit code.
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        script = parse_script(args.fault_script) if args.fault_script is not None else None
+        faults = FaultConfig(
+            p_429=args.p_429,
+            p_423=args.p_423,
+            p_500=args.p_500,
+            p_502=args.p_502,
+            p_503=args.p_503,
+            p_504=args.p_504,
+            p_reset=args.p_reset,
+            p_reset_after=args.p_reset_after,
+            p_slow=args.p_slow,
+            slow_seconds=args.slow_seconds,
+            html_share=args.html_share,
+            retry_after=args.retry_after,
+            script=script,
+            only_methods=methods_from(args.fault_methods.split(",")) if args.fault_methods else None,
+            only_paths=tuple(args.fault_path) if args.fault_path else None,
+        )
+        simulator = HubSpotSimulator(
+            port=args.port,
+            rate_limit=args.rate_limit or None,
+            rate_window_seconds=args.rate_window,
+            daily_limit=args.daily_limit,
+            latency=args.latency,
+            latency_jitter=args.latency_jitter,
+            faults=None if faults.total_probability == 0 and script is None else faults,
+            seed=args.seed,
+            token_lifetime=args.token_lifetime,
+            rotate_refresh_tokens=args.rotate_refresh_tokens,
+            strict_transitions=args.strict_transitions,
+            access_token=args.access_token,
+        )
+    except ValueError as exc:
+        parser.error(str(exc))
+
+    seeded = None
+    if args.scenario != "none":
+        seeded = simulator.seed_scenario(args.scenario, args.count, now=args.now)
+        if args.records_out:
+            seeded.write_jsonl(args.records_out)
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        simulator.start()
+        lines = {
+            "HUBSPOT_SIMULATOR_BASE_URL": simulator.base_url,
+            "HUBSPOT_SIMULATOR_TOKEN": simulator.access_token,
+            "HUBSPOT_SIMULATOR_CLIENT_ID": simulator.client_id,
+            "HUBSPOT_SIMULATOR_CLIENT_SECRET": simulator.client_secret,
+            "HUBSPOT_SIMULATOR_REFRESH_TOKEN": simulator.refresh_token,
+            "HUBSPOT_SIMULATOR_HUB_ID": str(simulator.hub_id),
+            "HUBSPOT_SIMULATOR_CHANNEL_ID": str(DEFAULT_CHANNEL_ID),
+            "HUBSPOT_SIMULATOR_INBOX_ID": str(DEFAULT_INBOX_ID),
+        }
+        if seeded is not None and args.records_out:
+            lines["HUBSPOT_SIMULATOR_RECORDS"] = str(args.records_out)
+        print("\n".join(f"{key}={value}" for key, value in lines.items()), flush=True)
+        summary = f"seeded scenario {seeded.name} ({dict(seeded.counts())})" if seeded else "no scenario seeded"
+        print(f"HubSpot simulator on {simulator.base_url}: {summary}; SIGINT/SIGTERM stops it", file=sys.stderr)
+        # A timed wait keeps the main thread responsive to signals on every platform.
+        deadline = args.run_for
+        waited = 0.0
+        while not stop.wait(0.2):
+            waited += 0.2
+            if deadline is not None and waited >= deadline:
+                break
+    finally:
+        simulator.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    print(f"HubSpot simulator stopped after {sum(simulator.status_counts.values())} answers", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"""What the simulator saw: a request log and counters, for tests and benchmarks."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter, deque
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class RequestLogEntry:
+    """One request.
+
+    :param method: HTTP method.
+    :param path: request path without query string.
+    :param status: HTTP status answered, or None when the connection was dropped without an answer.
+    :param time: wall-clock arrival time (``time.time()``).
+    :param duration: seconds from arrival to answer.
+    :param fault: the injected fault kind, or None.
+    """
+
+    method: str
+    path: str
+    status: int | None
+    time: float
+    duration: float
+    fault: str | None
+
+
+class Metrics:
+    """Thread-safe request log and counters.
+
+    :param log_limit: keep at most this many log entries (oldest dropped); counters are never truncated.
+    """
+
+    def __init__(self, log_limit: int | None = 100_000) -> None:
+        self._lock = threading.Lock()
+        self._log: deque[RequestLogEntry] = deque(maxlen=log_limit)
+        self._status: Counter[int] = Counter()
+        self._faults: Counter[str] = Counter()
+        self._token_requests = 0
+
+    def record(self, entry: RequestLogEntry) -> None:
+        """Add one request.
+
+        :param entry: the log entry.
+        """
+        with self._lock:
+            self._log.append(entry)
+            if entry.status is not None:
+                self._status[entry.status] += 1
+            if entry.fault is not None:
+                self._faults[entry.fault] += 1
+
+    def count_token_request(self) -> None:
+        """Count one request to the OAuth token endpoint."""
+        with self._lock:
+            self._token_requests += 1
+
+    @property
+    def request_log(self) -> list[RequestLogEntry]:
+        """A copy of the log, oldest first."""
+        with self._lock:
+            return list(self._log)
+
+    @property
+    def status_counts(self) -> Counter[int]:
+        """A copy of the answers per status code."""
+        with self._lock:
+            return Counter(self._status)
+
+    @property
+    def faults_injected(self) -> Counter[str]:
+        """A copy of the injected faults per kind."""
+        with self._lock:
+            return Counter(self._faults)
+
+    @property
+    def token_requests(self) -> int:
+        """Requests to the OAuth token endpoint (any outcome)."""
+        with self._lock:
+            return self._token_requests
+
+    def reset(self) -> None:
+        """Forget the log and zero every counter."""
+        with self._lock:
+            self._log.clear()
+            self._status.clear()
+            self._faults.clear()
+            self._token_requests = 0

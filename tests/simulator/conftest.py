@@ -1,0 +1,50 @@
+"""Fixtures of the simulator tests: simulators that are always stopped, and clients."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+# openapi_contract lives in tests/, which is not a package.
+_TESTS = str(Path(__file__).resolve().parents[1])
+if _TESTS not in sys.path:
+    sys.path.insert(0, _TESTS)
+
+from sim_helpers import Api  # noqa: E402
+
+from airflow_provider_hubspot_channels.simulator import HubSpotSimulator  # noqa: E402
+
+SimFactory = Callable[..., HubSpotSimulator]
+
+
+@pytest.fixture
+def make_sim() -> Iterator[SimFactory]:
+    """Start simulators with any options; all are stopped after the test."""
+    started: list[HubSpotSimulator] = []
+
+    def factory(**options: Any) -> HubSpotSimulator:
+        simulator = HubSpotSimulator(**options).start()
+        started.append(simulator)
+        return simulator
+
+    yield factory
+    for simulator in started:
+        simulator.stop()
+
+
+@pytest.fixture
+def sim(make_sim: SimFactory) -> HubSpotSimulator:
+    """A running simulator without rate limit."""
+    return make_sim(rate_limit=None)
+
+
+@pytest.fixture
+def api(sim: HubSpotSimulator) -> Iterator[Api]:
+    """A client of :func:`sim` with the all-scope token."""
+    client = Api(sim)
+    yield client
+    client.close()
