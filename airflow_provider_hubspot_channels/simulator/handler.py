@@ -111,13 +111,15 @@ class SimulatorHandler(BaseHTTPRequestHandler):
         delay = app.latency.next_delay()
         if fault == "slow" and app.faults.config is not None:
             delay += app.faults.config.slow_seconds
+        # Every outcome is logged before the client can see it, so a test that reads the log right after a call
+        # returns sees that call.
         if delay > 0 and app.stopping.wait(delay):
-            self._drop()
             self._log(app, method, path, None, arrived, started, fault)
+            self._drop()
             return
         if fault == "reset":
-            self._drop()
             self._log(app, method, path, None, arrived, started, fault)
+            self._drop()
             return
         if fault in _ANSWERED_FAULTS and app.faults.config is not None:
             reply = fault_reply(fault, app.faults.config, app.ctx.limiter.peek_headers())
@@ -132,11 +134,11 @@ class SimulatorHandler(BaseHTTPRequestHandler):
                 body,
             )
         if fault == "reset_after":
-            self._drop()
             self._log(app, method, path, None, arrived, started, fault)
+            self._drop()
             return
-        self._send(reply)
         self._log(app, method, path, reply.status, arrived, started, fault)
+        self._send(reply)
 
     def _log(
         self,
