@@ -36,7 +36,7 @@ def rule(title: str = "") -> None:
 
 def table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> None:
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
-    line = "  ".join("{:<%d}" % w if i == 0 else "{:>%d}" % w for i, w in enumerate(widths))
+    line = "  ".join(f"{{:<{w}}}" if i == 0 else f"{{:>{w}}}" for i, w in enumerate(widths))
     print("  " + line.format(*header))
     print("  " + "  ".join("-" * w for w in widths))
     for row in rows:
