@@ -1,0 +1,234 @@
+"""Real Airflow services for end-to-end tests: a private AIRFLOW_HOME, the CLI, and processes that always stop.
+
+Every service runs in its own process group (``start_new_session``), writes to a log file in the home, and is
+stopped with SIGTERM, then SIGKILL after a grace period. Everything binds 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE_DAGS = ROOT / "example_dags"
+T = TypeVar("T")
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(
+    what: str,
+    probe: Callable[[], T | None],
+    *,
+    timeout: float,
+    interval: float = 0.5,
+    retry_on: tuple[type[BaseException], ...] = (OSError,),
+) -> T:
+    """Call ``probe`` until it returns something other than None or False; fail after ``timeout`` seconds.
+
+    Exceptions in ``retry_on`` (a service still starting refuses connections) count as "not yet"; others fail.
+    """
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while True:
+        try:
+            value = probe()
+            if value is not None and value is not False:
+                return value
+            last = value
+        except retry_on as exc:
+            last = exc
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what}: not ready after {timeout:.0f} s (last: {last!r})")
+        time.sleep(interval)
+
+
+def http_get(url: str, *, timeout: float = 5, headers: Mapping[str, str] | None = None) -> tuple[int, bytes]:
+    """GET a URL; returns the status and the body (errors included)."""
+    try:
+        with urllib.request.urlopen(
+            urllib.request.Request(url, headers=dict(headers or {})), timeout=timeout
+        ) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+@dataclass
+class AirflowServices:
+    """A private Airflow installation: one home, one SQLite database, services started on demand."""
+
+    home: Path
+    api_port: int = field(default_factory=free_port)
+    dags_folder: Path = field(default_factory=lambda: Path(os.environ.get("HUBSPOT_E2E_DAGS_FOLDER", EXAMPLE_DAGS)))
+    extra_env: Mapping[str, str] = field(default_factory=dict)
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    @property
+    def env(self) -> dict[str, str]:
+        # Start from the caller's environment without its Airflow settings (the unit tests' conftest sets some).
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW__", "AIRFLOW_CONN_"))}
+        env.update(
+            {
+                "AIRFLOW_HOME": str(self.home),
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.home}/airflow.db",
+                "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+                "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_folder),
+                "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+                "AIRFLOW__CORE__PARALLELISM": "4",
+                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+                "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
+                "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.api_url}/execution/",
+                "AIRFLOW__API__BASE_URL": self.api_url,
+                # One secret for every process: tokens the API server signs must verify in the workers.
+                "AIRFLOW__API_AUTH__JWT_SECRET": self._jwt_secret,
+                "AIRFLOW__API__SECRET_KEY": self._jwt_secret,
+                "AIRFLOW__API__WORKERS": "1",
+                "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(self._log_port),
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        env.update(self.extra_env)
+        return env
+
+    def __post_init__(self) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
+        self._jwt_secret = secrets.token_urlsafe(64)
+        self._log_port = free_port()
+        self._token: str | None = None
+
+    def airflow(self, *args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """Run one Airflow CLI command with this installation's settings."""
+        result = subprocess.run(
+            [sys.executable, "-m", "airflow", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"airflow {' '.join(args)} exited {result.returncode}\n"
+                f"stdout:\n{result.stdout[-4000:]}\nstderr:\n{result.stderr[-4000:]}"
+            )
+        return result
+
+    def airflow_json(self, *args: str, timeout: float = 120) -> Any:
+        """Run an Airflow CLI command with ``-o json`` and parse its output (log lines before the JSON skipped)."""
+        out = self.airflow(*args, "-o", "json", timeout=timeout).stdout
+        lines = out.splitlines()
+        # Airflow logs to stdout too (``... [warning ] ...``): the JSON is the last block that parses.
+        for i in range(len(lines) - 1, -1, -1):
+            if lines[i].startswith(("[", "{")):
+                with contextlib.suppress(json.JSONDecodeError):
+                    return json.loads("\n".join(lines[i:]))
+        raise AssertionError(f"airflow {' '.join(args)}: no JSON in output:\n{out[-2000:]}")
+
+    def migrate(self) -> None:
+        self.airflow("db", "migrate", timeout=180)
+
+    def start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+        """Start ``airflow <args>`` in its own process group, logging to ``<home>/<name>.log``."""
+        log = open(self.home / f"{name}.log", "wb")  # noqa: SIM115 - closed by the child's exit, kept for reading
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "airflow", *args],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        log.close()
+        self.processes[name] = proc
+        return proc
+
+    def start_api_server(self, *, timeout: float = 90) -> None:
+        """Start the API server (UI + REST + execution API) and wait until it answers."""
+        self.start("api-server", "api-server", "--host", "127.0.0.1", "--port", str(self.api_port))
+        wait_for(
+            "api-server",
+            lambda: self._alive("api-server") and http_get(f"{self.api_url}/api/v2/monitor/health")[0] == 200,
+            timeout=timeout,
+        )
+
+    def api(self, path: str) -> Any:
+        """GET ``/api/v2/<path>`` from the REST API as the (all-admins) simple auth manager's user; JSON or None."""
+        if self._token is None:
+            status, body = http_get(f"{self.api_url}/auth/token")
+            assert status in (200, 201), f"no token from the simple auth manager: {status} {body[:300]!r}"
+            self._token = json.loads(body)["access_token"]
+        status, body = http_get(f"{self.api_url}/api/v2/{path}", headers={"Authorization": f"Bearer {self._token}"})
+        if status == 404:
+            return None
+        assert status == 200, f"GET /api/v2/{path}: {status} {body[:500]!r}"
+        return json.loads(body)
+
+    def _alive(self, name: str) -> bool:
+        proc = self.processes[name]
+        if proc.poll() is not None:
+            raise AssertionError(f"{name} exited with {proc.returncode}:\n{self.log_tail(name)}")
+        return True
+
+    def check_alive(self) -> None:
+        for name in self.processes:
+            self._alive(name)
+
+    def log_tail(self, name: str, chars: int = 6000) -> str:
+        path = self.home / f"{name}.log"
+        return path.read_text(errors="replace")[-chars:] if path.exists() else "(no log)"
+
+    def logs(self) -> str:
+        return "\n".join(f"===== {name}.log (tail) =====\n{self.log_tail(name)}" for name in self.processes)
+
+    def stop_all(self, *, grace: float = 20) -> None:
+        """SIGTERM every process group started here, wait up to ``grace`` seconds, then SIGKILL what is left."""
+        for proc in self.processes.values():
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        for proc in self.processes.values():
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        for proc in self.processes.values():
+            # The group may hold children (LocalExecutor workers, gunicorn/uvicorn workers) even after the leader.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=5)
+
+
+@contextlib.contextmanager
+def airflow_services(home: Path, **kwargs: Any) -> Iterator[AirflowServices]:
+    """An ``AirflowServices`` whose processes are stopped however the block ends; logs printed on failure."""
+    services = AirflowServices(home=home, **kwargs)
+    try:
+        yield services
+    except BaseException:
+        print(services.logs())
+        raise
+    finally:
+        services.stop_all()
