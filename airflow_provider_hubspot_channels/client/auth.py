@@ -115,6 +115,9 @@ class OAuthRefresher:
         self._access_token = access_token
         # An access token given without its expiry is used until HubSpot says it expired.
         self._refresh_at = float("inf") if access_token else -float("inf")
+        # A refresh HubSpot refused (revoked refresh token, wrong secret) stays refused: threads that waited for
+        # the lock must not each ask again (a retry storm against the token endpoint).
+        self._refused: ErrorDetails | None = None
         self.refresh_count = 0
 
     def __repr__(self) -> str:
@@ -139,6 +142,8 @@ class OAuthRefresher:
         return True
 
     def _refresh(self) -> None:
+        if self._refused is not None:
+            raise HubSpotTokenRefreshError(self._refused)
         form = {
             "grant_type": "refresh_token",
             "client_id": self._client_id,
@@ -152,7 +157,10 @@ class OAuthRefresher:
                 method="POST", path=OAUTH_TOKEN_PATH, attempts=1, reason=type(exc).__name__
             ) from None
         if response.status_code != 200:
-            raise HubSpotTokenRefreshError(parse_error_body(response.status_code, response.content))
+            details = parse_error_body(response.status_code, response.content)
+            if details.status < 500:
+                self._refused = details
+            raise HubSpotTokenRefreshError(details)
         payload = _json_object(response)
         access_token = payload.get("access_token")
         if not isinstance(access_token, str) or not access_token:
