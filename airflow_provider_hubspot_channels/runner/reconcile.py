@@ -7,7 +7,9 @@ report. Requests run on a bounded thread pool through the client's shared rate b
 
 One message's failure never stops the others. What stops the batch (the rest become ``not_attempted``):
 a daily limit (no further request can succeed today), a refused token or missing scope (every other request
-would fail the same way: no retry storm), and ``stop`` (``on_kill``).
+would fail the same way: no retry storm), and ``stop`` (``on_kill``). Messages already queued for a worker check
+the stop first, so no request starts after the batch stopped; and the batch fans out only after its first message
+came back without such an error, so a refused credential costs one request, not one per worker.
 """
 
 from __future__ import annotations
@@ -193,6 +195,22 @@ def run_plan(
                     _outcome(decision, Outcome.NOT_ATTEMPTED, stopped_reason or str(exc), correlation_id=correlation)
                 )
 
+    def act_unless_stopped(decision: Decision) -> MessageOutcome:
+        nonlocal stopped_reason
+        # A queued message may reach a worker after the batch stopped: it must not send a request then.
+        if stop.is_set():
+            reason = stopped_reason or "stopped: the task was killed"
+            return _outcome(decision, Outcome.NOT_ATTEMPTED, f"not attempted, {reason}")
+        try:
+            return act_on(decision, client, verify_status=verify_status, dry_run=dry_run)
+        except BATCH_STOPPING_ERRORS as exc:
+            # At once, in this worker: queued messages must not wait for the collector to notice.
+            stopped_reason = stopped_reason or _stop_reason(exc)
+            stop.set()
+            raise
+
+    answered = False  # True once a message came back without a batch-stopping error: the credentials work
+
     with ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="hubspot-reconcile") as pool:
         for decision in decisions:
             if decision.action is Action.SKIP:
@@ -202,14 +220,15 @@ def run_plan(
                 stopped_reason = stopped_reason or "stopped: the task was killed"
                 record(_outcome(decision, Outcome.NOT_ATTEMPTED, f"not attempted, {stopped_reason}"))
                 continue
-            while len(in_flight) >= 2 * max_concurrency:
+            while len(in_flight) >= (2 * max_concurrency if answered else 1):
                 done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
                 collect(done)
+                answered = answered or not stop.is_set()
             if stop.is_set():  # the batch may have stopped while we waited for a free slot
                 stopped_reason = stopped_reason or "stopped: the task was killed"
                 record(_outcome(decision, Outcome.NOT_ATTEMPTED, f"not attempted, {stopped_reason}"))
                 continue
-            future = pool.submit(act_on, decision, client, verify_status=verify_status, dry_run=dry_run)
+            future = pool.submit(act_unless_stopped, decision)
             in_flight[future] = decision
         while in_flight:
             done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
