@@ -82,6 +82,10 @@ class HubSpotChannelsClient:
     ) -> None:
         self.config = config or ClientConfig()
         self._stop = threading.Event()
+        # An answer that every later call would get too (429 DAILY, a final 401, 403 MISSING_SCOPES per method):
+        # later calls raise it again without a request, so threads in flight cannot storm HubSpot with them.
+        self._refusals: dict[str, ErrorDetails] = {}
+        self._refusal_lock = threading.Lock()
         self.session = requests.Session()
         adapter = HTTPAdapter(pool_connections=1, pool_maxsize=max(1, pool_size), max_retries=0)
         self.session.mount("https://", adapter)
@@ -177,6 +181,7 @@ class HubSpotChannelsClient:
         while True:
             if self._stop.is_set():
                 raise ClientStoppedError(f"{method} {path} not sent: the client was stopped")
+            self._raise_known_refusal(method, path)
             try:
                 self.budget.acquire()
             except BudgetStopped:
@@ -223,6 +228,7 @@ class HubSpotChannelsClient:
                     raise HubSpotConnectionError(method=method, path=path, attempts=retries, reason=reason)
                 if _is_transient(details):
                     raise HubSpotRetriesExhaustedError(details, method=method, path=path, attempts=retries)
+                self._remember_refusal(method, details)
                 raise error_for(details, method=method, path=path)
             if details is not None and details.status == 429:
                 self.budget.penalise(delay)
@@ -230,6 +236,25 @@ class HubSpotChannelsClient:
             if self._stop.wait(delay):
                 raise ClientStoppedError(f"{method} {path} abandoned during a retry wait: the client was stopped")
             waited += delay
+
+    def _remember_refusal(self, method: str, details: ErrorDetails) -> None:
+        daily = details.status == 429 and (details.policy_name or "").upper() == "DAILY"
+        if daily or details.status == 401:
+            key = "*"
+        elif details.status == 403 and details.category == "MISSING_SCOPES":
+            key = method  # a missing write scope refuses every PATCH, not the GETs
+        else:
+            return
+        with self._refusal_lock:
+            self._refusals.setdefault(key, details)
+
+    def _raise_known_refusal(self, method: str, path: str) -> None:
+        with self._refusal_lock:
+            details = self._refusals.get("*") or self._refusals.get(method)
+        if details is not None:
+            error = error_for(details, method=method, path=path)
+            error.args = (f"{error.args[0]} (not sent: an earlier call got this answer)",)
+            raise error
 
     # -- custom channels ---------------------------------------------------------------------------------------
 
