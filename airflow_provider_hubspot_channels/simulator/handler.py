@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from . import api
 from .faults import ERROR_KINDS, HTML_KINDS, FaultPlan, LatencyModel, fault_reply
 from .metrics import Metrics, RequestLogEntry
-from .responses import Reply
+from .responses import Reply, error_reply
 
 if TYPE_CHECKING:
     from .server import SimulatorHTTPServer
@@ -124,15 +124,18 @@ class SimulatorHandler(BaseHTTPRequestHandler):
         if fault in _ANSWERED_FAULTS and app.faults.config is not None:
             reply = fault_reply(fault, app.faults.config, app.ctx.limiter.peek_headers())
         else:
-            reply = api.handle(
-                app.ctx,
-                method,
-                path,
-                query,
-                self.headers.get("Authorization"),
-                self.headers.get("Content-Type"),
-                body,
-            )
+            try:
+                reply = api.handle(
+                    app.ctx,
+                    method,
+                    path,
+                    query,
+                    self.headers.get("Authorization"),
+                    self.headers.get("Content-Type"),
+                    body,
+                )
+            except Exception as exc:  # a simulator bug must show as an answer, not as a silently dropped connection
+                reply = error_reply(500, "SIMULATOR_ERROR", f"HubSpot simulator bug: {type(exc).__name__}: {exc}")
         if fault == "reset_after":
             self._log(app, method, path, None, arrived, started, fault)
             self._drop()

@@ -29,7 +29,7 @@ import os
 import random
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 
 from .state import DEFAULT_CHANNEL_ID, DEFAULT_INBOX_ID, SimulatorState
@@ -218,12 +218,3 @@ def _sides(classification: str, rng: random.Random) -> tuple[str, str | None, st
     if classification == "failed":
         return "failed", "FAILED", rng.choice(_CARRIER_ERRORS)
     return ("pending" if roll < 0.7 else "delivered"), None, None
-
-
-def age(record: dict[str, Any], now: datetime) -> timedelta:
-    """How old a record is at ``now``.
-
-    :param record: an integrator record.
-    :param now: the reference time.
-    """
-    return now - datetime.fromisoformat(record["created_at"])

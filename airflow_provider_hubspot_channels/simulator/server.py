@@ -8,6 +8,7 @@ every open connection, and joins every thread it started.
 from __future__ import annotations
 
 import contextlib
+import selectors
 import socket
 import socketserver
 import threading
@@ -48,7 +49,50 @@ class SimulatorHTTPServer(ThreadingHTTPServer):
         self.app = app
         self._lock = threading.Lock()
         self._connections: dict[Any, threading.Thread] = {}
+        # serve_forever() polls for shutdown every poll_interval; a wake-up socket makes stopping immediate.
+        self._wake_reader, self._wake_writer = socket.socketpair()
+        self._closing = False
+        self._stopped = threading.Event()
         super().__init__((HOST, port), SimulatorHandler)
+
+    def serve(self) -> None:
+        """Accept connections until :meth:`stop_serving`."""
+        try:
+            with selectors.DefaultSelector() as selector:
+                selector.register(self.socket, selectors.EVENT_READ)
+                selector.register(self._wake_reader, selectors.EVENT_READ)
+                while not self._closing:
+                    for key, _ in selector.select():
+                        if key.fileobj is self.socket and not self._closing:
+                            self._accept()
+        finally:
+            self._stopped.set()
+
+    def _accept(self) -> None:
+        try:
+            request, client_address = self.get_request()
+        except OSError:
+            return
+        try:
+            self.process_request(request, client_address)
+        except Exception:
+            self.shutdown_request(request)
+
+    def stop_serving(self, timeout: float) -> None:
+        """Make :meth:`serve` return now and wait for it.
+
+        :param timeout: seconds to wait.
+        """
+        self._closing = True
+        with contextlib.suppress(OSError):
+            self._wake_writer.send(b"x")
+        self._stopped.wait(timeout)
+
+    def server_close(self) -> None:
+        """Close the listener and the wake-up sockets."""
+        super().server_close()
+        self._wake_reader.close()
+        self._wake_writer.close()
 
     def server_bind(self) -> None:
         """Bind without ``HTTPServer``'s reverse DNS lookup of the host name (slow in sandboxes)."""
@@ -189,9 +233,7 @@ class HubSpotSimulator:
         app = SimulatorApp(self.ctx, self.fault_plan, self.latency, self.metrics, self.idle_timeout)
         server = SimulatorHTTPServer(self.requested_port, app)
         self.ctx.base_url = f"http://{HOST}:{server.server_port}"
-        thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="hubspot-simulator", daemon=True
-        )
+        thread = threading.Thread(target=server.serve, name="hubspot-simulator", daemon=True)
         self._server, self._thread = server, thread
         thread.start()
         return self
@@ -206,7 +248,7 @@ class HubSpotSimulator:
             return
         self._server = self._thread = None
         server.app.stopping.set()
-        server.shutdown()
+        server.stop_serving(timeout)
         server.close_connections(timeout)
         server.server_close()
         thread.join(timeout)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from openapi_contract import assert_requests_response
 from sim_helpers import ACCOUNT, CC, CC_V3, CHANNEL, INBOX, INBOX_ID, Api, error_of, message_path
 
 from airflow_provider_hubspot_channels.simulator import HubSpotSimulator
+from tests.openapi_contract import assert_requests_response
 
 ODD_IDS = ["a/b c", "100%?&=#", "ünïcode-id", "x" * 200, "1234567890"]
 
@@ -268,3 +268,15 @@ def test_requests_sent_here_match_the_spec(sim: HubSpotSimulator, api: Api) -> N
     sim.add_message(CHANNEL, "m-6")
     assert_requests_response(api.patch(message_path("m-6"), json={"statusType": "READ"}), check_request=True)
     assert_requests_response(api.post(f"{CC}/{CHANNEL}/messages", json=_egg()), check_request=True)
+
+
+def test_a_simulator_bug_answers_500_instead_of_dropping_the_connection(
+    sim: HubSpotSimulator, api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(channel_id: int, message_id: str) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(sim.state, "find_message", broken)
+    answer = api.get(message_path("m"))
+    assert answer.status_code == 500
+    assert error_of(answer)["category"] == "SIMULATOR_ERROR" and "boom" in answer.json()["message"]
