@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
+from sim_helpers import Api
 
-# openapi_contract lives in tests/, which is not a package.
-_TESTS = str(Path(__file__).resolve().parents[1])
-if _TESTS not in sys.path:
-    sys.path.insert(0, _TESTS)
-
-from sim_helpers import Api  # noqa: E402
-
-from airflow_provider_hubspot_channels.simulator import HubSpotSimulator  # noqa: E402
+from airflow_provider_hubspot_channels.simulator import HubSpotSimulator
 
 SimFactory = Callable[..., HubSpotSimulator]
 

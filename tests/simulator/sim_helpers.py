@@ -7,9 +7,9 @@ from typing import Any
 from urllib.parse import quote
 
 import requests
-from openapi_contract import assert_requests_response, spec_dir
 
 from airflow_provider_hubspot_channels.simulator import HubSpotSimulator
+from tests.openapi_contract import assert_requests_response, spec_dir
 
 CC = "/conversations/custom-channels/2026-03"
 CC_V3 = "/conversations/v3/custom-channels"

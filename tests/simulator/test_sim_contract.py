@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from openapi_contract import (
+
+from tests.openapi_contract import (
     CONVERSATIONS_2026_09,
     CUSTOM_CHANNELS,
     OAUTH,
@@ -18,6 +19,7 @@ from openapi_contract import (
     request_violations,
     response_violations,
     spec_for,
+    spec_path,
 )
 
 MESSAGE: dict[str, Any] = {
@@ -92,8 +94,6 @@ def test_requests_are_checked() -> None:
 
 
 def test_absent_spec_folder_skips_with_the_reason(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from openapi_contract import spec_path
-
     monkeypatch.setenv(SPEC_DIR_ENV, str(tmp_path / "nowhere"))
     with pytest.raises(pytest.skip.Exception, match=SPEC_DIR_ENV):
         spec_path(CUSTOM_CHANNELS)
