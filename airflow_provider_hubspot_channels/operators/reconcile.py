@@ -235,9 +235,11 @@ class ReconcileStaleMessagesOperator(BaseOperator):
         if result.stopping_error is not None:
             raise airflow_error(result.stopping_error, conn_id=self.hubspot_conn_id)
         if counts[Outcome.INVALID.value]:
+            # The task's error is what people read first: name the fields at fault and their fixes right there.
+            first = "; ".join(str(row["reason"]) for row in summary["examples"].get(Outcome.INVALID.value, [])[:3])
             raise AirflowFailException(
-                f"{counts[Outcome.INVALID.value]} records were invalid and skipped (the rest was processed); "
-                "see the examples above or the report, fix the records and run again."
+                f"{counts[Outcome.INVALID.value]} records were invalid and skipped (the rest was processed): "
+                f"{first}. See the report for every row, fix the records and run again."
             )
         if counts[Outcome.ERROR.value]:
             raise AirflowException(
