@@ -57,7 +57,7 @@ $(VENV)/.e2e-installed: $(STAMP)
 	touch $@
 
 test-e2e: e2e-browser $(VENV)/.e2e-installed
-	timeout $(E2E_TIMEOUT) $(BIN)/python -m pytest tests/e2e
+	timeout $(E2E_TIMEOUT) $(BIN)/python -m pytest tests/e2e --durations=0
 
 $(OLDEST_VENV)/.installed: pyproject.toml
 	test -x $(OLDEST_VENV)/bin/python || $(PYTHON) -m venv $(OLDEST_VENV)
@@ -70,4 +70,4 @@ $(OLDEST_VENV)/.installed: pyproject.toml
 test-oldest: e2e-browser $(OLDEST_VENV)/.installed
 	$(OLDEST_VENV)/bin/python -c "import airflow; print('Airflow', airflow.__version__)"
 	$(OLDEST_VENV)/bin/python -m pytest
-	timeout $(E2E_TIMEOUT) $(OLDEST_VENV)/bin/python -m pytest tests/e2e
+	timeout $(E2E_TIMEOUT) $(OLDEST_VENV)/bin/python -m pytest tests/e2e --durations=0

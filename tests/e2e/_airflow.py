@@ -61,15 +61,29 @@ def wait_for(
         time.sleep(interval)
 
 
-def http_get(url: str, *, timeout: float = 5, headers: Mapping[str, str] | None = None) -> tuple[int, bytes]:
-    """GET a URL; returns the status and the body (errors included)."""
+def http_request(
+    url: str,
+    *,
+    method: str = "GET",
+    body: Any = None,
+    headers: Mapping[str, str] | None = None,
+    timeout: float = 10,
+) -> tuple[int, bytes]:
+    """Send one HTTP request (JSON body if given); returns the status and the body, errors included."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method, headers=dict(headers or {}))
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
     try:
-        with urllib.request.urlopen(
-            urllib.request.Request(url, headers=dict(headers or {})), timeout=timeout
-        ) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, response.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
+
+
+def http_get(url: str, *, timeout: float = 5, headers: Mapping[str, str] | None = None) -> tuple[int, bytes]:
+    """GET a URL; returns the status and the body (errors included)."""
+    return http_request(url, headers=headers, timeout=timeout)
 
 
 @dataclass
@@ -174,17 +188,22 @@ class AirflowServices:
             timeout=timeout,
         )
 
-    def api(self, path: str) -> Any:
-        """GET ``/api/v2/<path>`` from the REST API as the (all-admins) simple auth manager's user; JSON or None."""
+    def api(self, path: str, *, method: str = "GET", body: Any = None) -> Any:
+        """Call ``/api/v2/<path>`` as the (all-admins) simple auth manager's user; the JSON answer, None for 404."""
         if self._token is None:
-            status, body = http_get(f"{self.api_url}/auth/token")
-            assert status in (200, 201), f"no token from the simple auth manager: {status} {body[:300]!r}"
-            self._token = json.loads(body)["access_token"]
-        status, body = http_get(f"{self.api_url}/api/v2/{path}", headers={"Authorization": f"Bearer {self._token}"})
-        if status == 404:
+            status, answer = http_get(f"{self.api_url}/auth/token")
+            assert status in (200, 201), f"no token from the simple auth manager: {status} {answer[:300]!r}"
+            self._token = json.loads(answer)["access_token"]
+        status, answer = http_request(
+            f"{self.api_url}/api/v2/{path}",
+            method=method,
+            body=body,
+            headers={"Authorization": f"Bearer {self._token}"},
+        )
+        if status == 404 and method == "GET":
             return None
-        assert status == 200, f"GET /api/v2/{path}: {status} {body[:500]!r}"
-        return json.loads(body)
+        assert 200 <= status < 300, f"{method} /api/v2/{path}: {status} {answer[:500]!r}"
+        return json.loads(answer) if answer else None
 
     def _alive(self, name: str) -> bool:
         proc = self.processes[name]
