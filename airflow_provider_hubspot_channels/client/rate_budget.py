@@ -1,16 +1,27 @@
-"""A thread-safe request budget that stays under HubSpot's rolling rate limit and shares it with others.
+"""A thread-safe request budget that runs at HubSpot's rolling rate limit, shares it with others, and avoids 429s.
 
 HubSpot counts requests per account in a rolling window (110 per 10 s for OAuth apps) and reports the state on
-every answer in ``X-HubSpot-RateLimit-Max``, ``-Remaining`` and ``-Interval-Milliseconds``. The budget keeps a
-log of this client's own send times, so it never sends more than ``limit`` requests in any window (a token bucket
-would allow a burst on top of the rate and trip a rolling window). The limit adapts to what the headers tell:
+every answer in ``X-HubSpot-RateLimit-Max``, ``-Remaining`` and ``-Interval-Milliseconds``. Four rules decide when
+the next request may go:
 
-* ``max`` caps it at ``share`` of the account's limit;
-* ``max - remaining`` is the account's use in the window; minus our own use it is what *others* use (other
-  workers, the live integration). The limit moves a fraction of the way toward ``max - others - margin`` at each
-  observation. Several processes doing this converge on equal shares that together stay just under the limit;
-  the damping keeps them from oscillating (with n processes a full step would overshoot by n-1 times).
-* a 429 halves the limit and holds every thread until the wait is over.
+* **Rolling log.** The budget keeps its own send times and never sends more than ``limit`` requests in any window.
+* **Pacing.** Requests are spread evenly at ``limit / interval`` per second, with a small burst allowance
+  (:data:`BURST_FRACTION` of the limit) so that short batches start at once. Pacing, not a burst of the whole
+  window followed by silence, is what lets several clients see each other in the headers before the account's
+  window is full, and keeps the account's window from refilling in bursts. While the log is full the burst
+  allowance does not refill, so a burst is never repeated one window later.
+* **Adaptation.** ``max`` caps the limit at ``share`` of the account's limit; ``max - remaining`` is the account's
+  use in the window, and minus our own use it is what *others* use (other workers, the live integration). The
+  limit moves a fraction (:data:`ADAPT_GAIN`) of the way toward ``max - others - margin`` at most every
+  :data:`ADAPT_EVERY` seconds. Several processes doing this converge on equal shares that together stay just under
+  the account's limit; the damping keeps them from oscillating (with n processes a full step overshoots n-1 times).
+* **Remaining guard.** Adaptation needs a few observations; until it has settled (several workers starting at
+  once), the last ``Remaining`` header minus what we sent since, plus what of ours left the window since, is a
+  lower bound of what the account has left. No request is sent while it is at or below the margin; if no fresh
+  answer comes (we have nothing in flight and nothing of ours leaves the window), one probe goes out every
+  :data:`PROBE_EVERY` of the window.
+
+A 429 halves the limit and holds every thread until the wait is over.
 """
 
 from __future__ import annotations
@@ -27,6 +38,10 @@ SAFETY_MARGIN = 0.02
 ADAPT_GAIN = 0.2
 #: Least seconds between two adaptations; observations arrive far more often than the window changes.
 ADAPT_EVERY = 0.25
+#: Requests (as a fraction of the limit) that may go at once before pacing applies.
+BURST_FRACTION = 0.1
+#: Fraction of the window after which, without a fresh answer, one probe may pass the remaining guard.
+PROBE_EVERY = 0.1
 
 
 class BudgetStopped(Exception):
@@ -44,7 +59,7 @@ def _header_int(headers: Mapping[str, str], name: str) -> int | None:
 
 
 class RateBudget:
-    """Grants request slots so that this client stays under its limit in every rolling window.
+    """Grants request slots so that this client stays under its limit in every rolling window, evenly paced.
 
     :param max_requests: this client's own ceiling per ``interval``.
     :param interval: the window in seconds (HubSpot: 10).
@@ -70,17 +85,90 @@ class RateBudget:
         self._last_adapt = -math.inf
         self._stopped = False
         self._cond = threading.Condition()
+        # Pacing: a token bucket of at most BURST_FRACTION of the limit, refilled at limit / interval per second.
+        self._tokens = self._burst()
+        self._refilled_at = clock()
+        # Remaining guard: the last observation and our counters at that moment (None: nothing observed yet).
+        self._granted = 0
+        self._answered = 0
+        self._expired = 0
+        self._remaining: int | None = None
+        self._margin = 1.0
+        self._observed_at = -math.inf
+        self._granted_at_obs = 0
+        self._in_flight_at_obs = 0
+        self._expired_at_obs = 0
+        self._probed_at = -math.inf
 
     @property
     def limit(self) -> int:
         """Requests this client may send in one window right now."""
         with self._cond:
-            return max(1, int(self._limit))
+            return self._window_limit()
+
+    def _window_limit(self) -> int:
+        return max(1, int(self._limit))
+
+    def _burst(self) -> float:
+        return max(1.0, self._limit * BURST_FRACTION)
 
     def _expire(self, now: float) -> None:
         horizon = now - self._interval
         while self._sent and self._sent[0] <= horizon:
             self._sent.popleft()
+            self._expired += 1
+
+    def _refill(self, now: float) -> None:
+        elapsed = max(0.0, now - self._refilled_at)
+        self._refilled_at = now
+        if len(self._sent) >= self._window_limit() or self._credit() <= self._margin / 2:
+            return  # the window is full: idle time here must not build a burst that repeats one window later
+        self._tokens = min(self._burst(), self._tokens + elapsed * self._limit / self._interval)
+
+    def _credit(self) -> float:
+        """A lower bound of what the account has left in its window, from the last answer (inf before any)."""
+        if self._remaining is None:
+            return math.inf
+        sent_since = self._granted - self._granted_at_obs
+        left_since = self._expired - self._expired_at_obs
+        return self._remaining - self._in_flight_at_obs - sent_since + left_since
+
+    def _wait_needed(self, now: float) -> float:
+        """Seconds until a slot may be granted (0: now)."""
+        wait = self._blocked_until - now
+        if len(self._sent) >= self._window_limit():
+            wait = max(wait, self._sent[0] + self._interval - now)
+        if self._tokens < 1.0:
+            wait = max(wait, (1.0 - self._tokens) * self._interval / self._limit)
+        if wait <= 0 and self._credit() <= self._margin / 2:
+            if self._sent:
+                # Our own requests leaving the window raise the credit (and answers to those in flight renew it).
+                return max(min(self._sent[0] + self._interval - now, 0.05), 0.001)
+            # Nothing of ours in the window: only a fresh answer tells more, so probe now and then.
+            probe_every = self._interval * PROBE_EVERY
+            since = now - max(self._observed_at, self._probed_at)
+            if since < probe_every:
+                return max(probe_every - since, 0.001)
+            self._probed_at = now
+        return max(wait, 0.0)
+
+    def _take(self) -> float:
+        """Take a slot if one is free now (0.0), else return the seconds to wait. Call with the lock held."""
+        now = self._clock()
+        self._expire(now)
+        self._refill(now)
+        wait = self._wait_needed(now)
+        if wait <= 0:
+            self._sent.append(now)
+            self._tokens -= 1.0
+            self._granted += 1
+            return 0.0
+        return wait
+
+    def try_acquire(self) -> bool:
+        """Take a slot if one is free right now, without waiting; False otherwise (or after ``stop()``)."""
+        with self._cond:
+            return not self._stopped and self._take() == 0.0
 
     def acquire(self) -> float:
         """Wait for a slot and take it; returns the seconds waited. Raises :class:`BudgetStopped` after ``stop()``."""
@@ -89,15 +177,10 @@ class RateBudget:
             while True:
                 if self._stopped:
                     raise BudgetStopped("the request budget was stopped")
-                now = self._clock()
-                self._expire(now)
-                if now >= self._blocked_until and len(self._sent) < max(1, int(self._limit)):
-                    self._sent.append(now)
-                    return now - start
-                wait = self._blocked_until - now
-                if len(self._sent) >= max(1, int(self._limit)):
-                    wait = max(wait, self._sent[0] + self._interval - now)
-                # Wake at least every 50 ms: the limit may grow while we sleep.
+                wait = self._take()
+                if wait == 0.0:
+                    return self._clock() - start
+                # Wake at least every 50 ms: the limit may grow and answers may arrive while we sleep.
                 self._cond.wait(timeout=min(max(wait, 0.001), 0.05))
 
     def observe(self, headers: Mapping[str, str]) -> None:
@@ -107,22 +190,31 @@ class RateBudget:
         """
         account_max = _header_int(headers, "X-HubSpot-RateLimit-Max")
         remaining = _header_int(headers, "X-HubSpot-RateLimit-Remaining")
-        if account_max is None or remaining is None or account_max <= 0:
-            return
         interval_ms = _header_int(headers, "X-HubSpot-RateLimit-Interval-Milliseconds")
         with self._cond:
+            self._answered += 1
+            if account_max is None or remaining is None or account_max <= 0:
+                return
             now = self._clock()
             if interval_ms and interval_ms > 0:
                 self._interval = interval_ms / 1000
-            if now - self._last_adapt < ADAPT_EVERY:
-                return
-            self._last_adapt = now
             self._expire(now)
             margin = max(1.0, account_max * SAFETY_MARGIN)
-            others = max(0, account_max - remaining - len(self._sent))
-            cap = min(float(self._ceiling), account_max * self._share, account_max - margin)
-            target = min(cap, account_max - others - margin)
-            self._limit = min(cap, max(1.0, self._limit + ADAPT_GAIN * (target - self._limit)))
+            self._margin = margin
+            self._remaining = remaining
+            self._observed_at = now
+            self._granted_at_obs = self._granted
+            # Requests sent before this answer and still unanswered may not be in its count yet. An answer lost
+            # to a connection error never arrives, so bound the estimate by what we sent in the window.
+            self._in_flight_at_obs = min(max(0, self._granted - self._answered), len(self._sent))
+            self._expired_at_obs = self._expired
+            if now - self._last_adapt >= ADAPT_EVERY:
+                self._last_adapt = now
+                others = max(0, account_max - remaining - len(self._sent))
+                cap = min(float(self._ceiling), account_max * self._share, account_max - margin)
+                target = min(cap, account_max - others - margin)
+                self._limit = min(cap, max(1.0, self._limit + ADAPT_GAIN * (target - self._limit)))
+                self._tokens = min(self._tokens, self._burst())
             self._cond.notify_all()
 
     def penalise(self, wait: float) -> None:
@@ -133,6 +225,7 @@ class RateBudget:
         with self._cond:
             self._blocked_until = max(self._blocked_until, self._clock() + wait)
             self._limit = max(1.0, self._limit / 2)
+            self._tokens = min(self._tokens, self._burst())
 
     def stop(self) -> None:
         """Wake every waiting caller with :class:`BudgetStopped` (used by ``on_kill``)."""

@@ -1,8 +1,9 @@
-"""The rate budget keeps every rolling window under its limit and adapts to HubSpot's headers."""
+"""The rate budget keeps every rolling window under its limit, paces evenly, and adapts to HubSpot's headers."""
 
 from __future__ import annotations
 
 import threading
+from collections import Counter, deque
 
 from airflow_provider_hubspot_channels.client.rate_budget import BudgetStopped, RateBudget
 
@@ -23,23 +24,62 @@ def headers(max_, remaining, interval_ms=10_000):
     }
 
 
-def test_never_more_than_the_limit_in_a_window():
+def take_all(budget: RateBudget) -> int:
+    taken = 0
+    while budget.try_acquire():
+        taken += 1
+    return taken
+
+
+def test_paces_evenly_after_a_small_burst():
     clock = FakeClock()
-    budget = RateBudget(max_requests=5, interval=10.0, clock=clock)
-    for _ in range(5):
-        assert budget.acquire() == 0.0
+    budget = RateBudget(max_requests=100, interval=10.0, clock=clock)  # 10 per second, burst of 10
+    assert take_all(budget) == 10
+    clock.now += 0.1
+    assert take_all(budget) == 1
+    clock.now += 1.0
+    assert take_all(budget) == 10
+
+
+def test_acquire_waits_for_its_slot():
+    clock = FakeClock()
+    budget = RateBudget(max_requests=5, interval=10.0, clock=clock)  # one per 2 s, burst of 1
+    assert budget.acquire() == 0.0
     taken = threading.Event()
-
-    def sixth():
-        budget.acquire()
-        taken.set()
-
-    thread = threading.Thread(target=sixth)
+    thread = threading.Thread(target=lambda: (budget.acquire(), taken.set()))
     thread.start()
-    assert not taken.wait(0.2)  # the window is full
-    clock.now += 10.0  # the first five age out
+    assert not taken.wait(0.2)  # paced: the next slot is 2 s later
+    clock.now += 2.0
     assert taken.wait(2.0)
     thread.join()
+
+
+def test_never_more_than_the_limit_in_a_window():
+    clock = FakeClock()
+    budget = RateBudget(max_requests=10, interval=10.0, clock=clock)
+    sent = []
+    for _ in range(2000):  # 100 s
+        if budget.try_acquire():
+            sent.append(clock.now)
+        clock.now += 0.05
+    assert len(sent) > 90
+    window = deque()
+    for t in sent:
+        window.append(t)
+        while window[0] <= t - 10.0:
+            window.popleft()
+        assert len(window) <= 10
+
+
+def test_a_burst_is_not_repeated_one_window_later():
+    clock = FakeClock()
+    budget = RateBudget(max_requests=100, interval=10.0, clock=clock)
+    per_tick = Counter()
+    for tick in range(3000):  # 30 s in steps of 10 ms
+        per_tick[tick // 50] += take_all(budget)  # counts per half second
+        clock.now += 0.01
+    assert per_tick[0] >= 10  # the burst at the start
+    assert max(per_tick[k] for k in range(20, 60)) <= 6  # later windows are paced: 5 per half second
 
 
 def test_limit_is_capped_by_the_account_share():
@@ -70,6 +110,28 @@ def test_others_usage_lowers_the_limit():
         # 80 of 110 used by someone else, none by us
         budget.observe(headers(110, 30))
     assert 25 <= budget.limit <= 30
+
+
+def test_nothing_is_sent_while_the_account_has_nothing_left():
+    clock = FakeClock()
+    budget = RateBudget(max_requests=100, clock=clock)
+    assert budget.try_acquire()
+    budget.observe(headers(100, 1))  # others filled the window: our 1 request is all that we own
+    clock.now += 0.5
+    assert not budget.try_acquire()
+    clock.now += 9.6  # our own request left the window: one more fits
+    assert budget.try_acquire()
+    assert not budget.try_acquire()
+
+
+def test_with_nothing_of_ours_in_the_window_it_probes_now_and_then():
+    clock = FakeClock()
+    budget = RateBudget(max_requests=100, clock=clock)
+    budget.observe(headers(100, 0))
+    assert not budget.try_acquire()
+    clock.now += 1.0  # a tenth of the window without news: one probe
+    assert budget.try_acquire()
+    assert not budget.try_acquire()
 
 
 def test_a_429_halves_the_limit_and_holds_callers():
@@ -103,6 +165,7 @@ def test_stop_wakes_waiting_callers():
     budget.stop()
     thread.join(2.0)
     assert not thread.is_alive() and len(errors) == 1
+    assert not budget.try_acquire()
 
 
 def test_missing_headers_change_nothing():
@@ -110,3 +173,53 @@ def test_missing_headers_change_nothing():
     budget.observe({})
     budget.observe({"X-HubSpot-RateLimit-Max": "x", "X-HubSpot-RateLimit-Remaining": "1"})
     assert budget.limit == 7
+
+
+def simulate_shared_account(clients: int, seconds: float, limit: int = 1000, latency: float = 0.02):
+    """Several budgets, each believing it may use the whole account, against one rolling window.
+
+    Each client keeps up to 4 requests in flight; answers carry the account's headers after ``latency``.
+    Returns (answered per client, 429s per client, answered in the second half).
+    """
+    clock = FakeClock()
+    budgets = [RateBudget(max_requests=limit, clock=clock) for _ in range(clients)]
+    window: deque[float] = deque()
+    in_flight = [deque() for _ in budgets]
+    answered = [0] * clients
+    refused = [0] * clients
+    late = 0
+    start, step = clock.now, 0.005
+    while clock.now - start < seconds:
+        now = clock.now
+        while window and window[0] <= now - 10.0:
+            window.popleft()
+        for i, budget in enumerate(budgets):
+            while in_flight[i] and in_flight[i][0][0] <= now:
+                _, answer, was_429 = in_flight[i].popleft()
+                budget.observe(answer)
+                if was_429:
+                    budget.penalise(10.0)
+            while len(in_flight[i]) < 4 and budget.try_acquire():
+                ok = len(window) < limit
+                if ok:
+                    window.append(now)
+                    answered[i] += 1
+                    late += now - start >= seconds / 2
+                else:
+                    refused[i] += 1
+                in_flight[i].append((now + latency, headers(limit, limit - len(window)), not ok))
+        clock.now += step
+    return answered, refused, late
+
+
+def test_one_client_runs_at_the_limit_less_the_margin():
+    _, refused, late = simulate_shared_account(1, 20.0)
+    assert refused == [0]
+    assert late >= 0.96 * 100 * 10  # requests per second in the second half: 98% of 100
+
+
+def test_four_clients_share_one_account_without_429s():
+    answered, refused, late = simulate_shared_account(4, 40.0)
+    assert sum(refused) <= 0.01 * sum(answered)
+    assert late >= 0.9 * 100 * 20  # together at least 90% of the limit in the second half
+    assert min(answered) >= 0.6 * max(answered)  # nobody is starved
