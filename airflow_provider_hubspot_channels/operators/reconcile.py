@@ -241,6 +241,12 @@ class ReconcileStaleMessagesOperator(BaseOperator):
                 f"{counts[Outcome.INVALID.value]} records were invalid and skipped (the rest was processed): "
                 f"{first}. See the report for every row, fix the records and run again."
             )
+        if counts[Outcome.ERROR.value] and result.stopped_reason:
+            raise AirflowException(
+                f"HubSpot connection '{self.hubspot_conn_id}': {result.stopped_reason}. "
+                f"{counts[Outcome.ERROR.value]} messages ended in error and {counts[Outcome.NOT_ATTEMPTED.value]} "
+                "were not attempted; a retry of this task is safe: settled and already FAILED messages are left alone."
+            )
         if counts[Outcome.ERROR.value]:
             raise AirflowException(
                 f"{counts[Outcome.ERROR.value]} messages ended in error after retries (the rest was processed); "

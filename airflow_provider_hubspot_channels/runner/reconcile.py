@@ -7,9 +7,11 @@ report. Requests run on a bounded thread pool through the client's shared rate b
 
 One message's failure never stops the others. What stops the batch (the rest become ``not_attempted``):
 a daily limit (no further request can succeed today), a refused token or missing scope (every other request
-would fail the same way: no retry storm), and ``stop`` (``on_kill``). Messages already queued for a worker check
-the stop first, so no request starts after the batch stopped; and the batch fans out only after its first message
-came back without such an error, so a refused credential costs one request, not one per worker.
+would fail the same way: no retry storm), :data:`NO_ANSWER_LIMIT` messages in a row that got no useful answer
+through every retry (HubSpot is down or hung: the task's time stays bounded), and ``stop`` (``on_kill``).
+Messages already queued for a worker check the stop first, so no request starts after the batch stopped; and the
+batch fans out only after its first message came back without such an error, so a refused credential costs one
+request, not one per worker.
 """
 
 from __future__ import annotations
@@ -26,9 +28,11 @@ from airflow_provider_hubspot_channels.client import (
     HubSpotApiError,
     HubSpotAuthenticationError,
     HubSpotChannelsError,
+    HubSpotConnectionError,
     HubSpotDailyLimitError,
     HubSpotNotFoundError,
     HubSpotPermissionError,
+    HubSpotRetriesExhaustedError,
     HubSpotTokenRefreshError,
 )
 from airflow_provider_hubspot_channels.reconciliation import (
@@ -49,6 +53,13 @@ BATCH_STOPPING_ERRORS = (
     HubSpotPermissionError,
     HubSpotTokenRefreshError,
 )
+
+
+#: Errors that mean HubSpot did not answer usefully through every retry (hung, down, or failing).
+NO_ANSWER_ERRORS = (HubSpotConnectionError, HubSpotRetriesExhaustedError)
+#: This many messages in a row ending in :data:`NO_ANSWER_ERRORS` stop the batch: HubSpot is down or hung, and
+#: going on would hold the task for a time proportional to the batch instead of a bounded one.
+NO_ANSWER_LIMIT = 3
 
 
 class MessageStatusClient(Protocol):
@@ -98,6 +109,20 @@ def act_on(decision: Decision, client: MessageStatusClient, *, verify_status: bo
     :param verify_status: GET first and leave READ/FAILED messages alone.
     :param dry_run: decide and look up, but send no PATCH.
     """
+    try:
+        return _attempt(decision, client, verify_status=verify_status, dry_run=dry_run)
+    except NO_ANSWER_ERRORS as exc:
+        return _error_outcome(decision, exc)
+
+
+def _error_outcome(decision: Decision, exc: HubSpotChannelsError) -> MessageOutcome:
+    correlation = exc.correlation_id if isinstance(exc, HubSpotApiError) else None
+    attempts = getattr(exc, "attempts", 0)
+    return _outcome(decision, Outcome.ERROR, str(exc), correlation_id=correlation, attempts=attempts)
+
+
+def _attempt(decision: Decision, client: MessageStatusClient, *, verify_status: bool, dry_run: bool) -> MessageOutcome:
+    """:func:`act_on`, except that errors of :data:`NO_ANSWER_ERRORS` are raised for the caller to count."""
     assert decision.record is not None and decision.error_message is not None
     channel_id, message_id = decision.record.channel_id, decision.record.message_id
     before: str | None = None
@@ -139,7 +164,7 @@ def act_on(decision: Decision, client: MessageStatusClient, *, verify_status: bo
             correlation_id=exc.correlation_id,
             attempts=attempts,
         )
-    except BATCH_STOPPING_ERRORS:
+    except (*BATCH_STOPPING_ERRORS, *NO_ANSWER_ERRORS):
         raise
     except ClientStoppedError:
         return _outcome(decision, Outcome.NOT_ATTEMPTED, "stopped before this message was written", attempts=attempts)
@@ -202,13 +227,28 @@ def run_plan(
             reason = stopped_reason or "stopped: the task was killed"
             return _outcome(decision, Outcome.NOT_ATTEMPTED, f"not attempted, {reason}")
         try:
-            return act_on(decision, client, verify_status=verify_status, dry_run=dry_run)
+            outcome = _attempt(decision, client, verify_status=verify_status, dry_run=dry_run)
         except BATCH_STOPPING_ERRORS as exc:
             # At once, in this worker: queued messages must not wait for the collector to notice.
             stopped_reason = stopped_reason or _stop_reason(exc)
             stop.set()
             raise
+        except NO_ANSWER_ERRORS as exc:
+            with no_answer_lock:
+                no_answer[0] += 1
+                if no_answer[0] >= NO_ANSWER_LIMIT and not stop.is_set():
+                    stopped_reason = stopped_reason or (
+                        f"stopped: HubSpot did not answer {no_answer[0]} messages in a row through every retry "
+                        f"(last: {exc})"
+                    )
+                    stop.set()
+            return _error_outcome(decision, exc)
+        with no_answer_lock:
+            no_answer[0] = 0
+        return outcome
 
+    no_answer = [0]  # messages in a row that ended in NO_ANSWER_ERRORS
+    no_answer_lock = threading.Lock()
     answered = False  # True once a message came back without a batch-stopping error: the credentials work
 
     with ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="hubspot-reconcile") as pool:
