@@ -9,6 +9,7 @@ filled form also replaces ``docs/connection-form.png``.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -91,7 +92,10 @@ def test_add_and_test_connection_through_the_form(tmp_path: Path, browser_page: 
         af.migrate()
         af.start_api_server()
         try:
-            page.goto(f"{af.api_url}/connections")
+            # As a person would: the home page, then Admin > Connections (the route differs between versions).
+            page.goto(af.api_url)
+            page.get_by_role("button", name="Admin").click()
+            page.get_by_role("menuitem", name="Connections").click()
             page.get_by_role("button", name="Add Connection").click()
             page.get_by_label("Connection ID").fill(CONN_ID)
             page.get_by_role("combobox", name="Connection Type").fill("HubSpot Custom")
@@ -109,15 +113,20 @@ def test_add_and_test_connection_through_the_form(tmp_path: Path, browser_page: 
             token.fill(sim.access_token)
             page.screenshot(path=str(shots / "01-standard-fields.png"))
 
-            # Extra fields: every conn-field under its label; exactly the secret ones are password inputs.
+            # Extra fields: every conn-field under its label. From 3.2 exactly the secret ones are password inputs
+            # and carry their descriptions; 3.1's UI renders every extra field as plain text without description.
             page.get_by_role("button", name="Extra Fields", exact=True).click()
             for name, spec in CONN_FIELDS.items():
                 widget = field(page, spec["label"])
                 expect(widget, f"field {name} labelled {spec['label']!r}").to_be_visible()
-                secret = spec["schema"].get("format") == "password"
-                assert (widget.get_attribute("type") == "password") == secret, (name, widget.get_attribute("type"))
                 if declarative:
+                    secret = spec["schema"].get("format") == "password"
+                    kind = widget.get_attribute("type")
+                    assert (kind == "password") == secret, f"{name} is an input of type {kind}"
                     expect(page.get_by_text(spec["description"], exact=True)).to_be_visible()
+            field(page, "OAuth client ID").fill(sim.client_id)
+            field(page, "OAuth client secret").fill(sim.client_secret)
+            field(page, "OAuth refresh token").fill(sim.refresh_token)
             field(page, "Channel ID for Test").fill(str(CHANNEL))
             # For the picture: the whole dialog, in a viewport tall enough to show every extra field.
             page.set_viewport_size({"width": 1100, "height": 1800})
@@ -136,7 +145,17 @@ def test_add_and_test_connection_through_the_form(tmp_path: Path, browser_page: 
             extra = stored["extra_dejson"]
             channel = extra.get("channel_id", extra.get("extra__hubspot_channels__channel_id"))
             assert int(channel) == CHANNEL, extra
-            assert not extra.get("client_secret") and not extra.get("refresh_token"), extra
+            assert (extra["client_id"], extra["client_secret"], extra["refresh_token"]) == (
+                sim.client_id,
+                sim.client_secret,
+                sim.refresh_token,
+            ), "the OAuth fields were not saved under their names"
+            # ... and the API the UI reads never sends a secret back to the browser.
+            shown = af.api(f"connections/{CONN_ID}")
+            shown_extra = json.loads(shown["extra"])
+            assert shown["password"] == "***", shown
+            assert shown_extra["client_secret"] == shown_extra["refresh_token"] == "***", shown_extra
+            assert sim.access_token not in json.dumps(shown) and sim.client_secret not in json.dumps(shown)
 
             row = page.get_by_role("row").filter(has_text=CONN_ID)
             if airflow_rejects_portless_test():
