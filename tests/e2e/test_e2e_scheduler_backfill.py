@@ -66,6 +66,13 @@ def seed(sim: HubSpotSimulator, store: Path, first: datetime, last: datetime) ->
     return messages
 
 
+def rows_by(rows: list[dict[str, Any]]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row["outcome"]] = counts.get(row["outcome"], 0) + 1
+    return counts
+
+
 def test_backfill_reconciles_each_interval_exactly_once(tmp_path: Path) -> None:
     started = time.monotonic()
     now = datetime.now(timezone.utc)
@@ -77,6 +84,8 @@ def test_backfill_reconciles_each_interval_exactly_once(tmp_path: Path) -> None:
 
     with HubSpotSimulator(rate_limit=None) as sim:
         messages = seed(sim, store, hour - timedelta(hours=9), hour - timedelta(hours=1))
+        pending = sum(m["delivery_status"] == "pending" for m in messages.values())
+        print(f"seeded {len(messages)} messages, {pending} of them pending in the store")
         conn = {
             "conn_type": "hubspot_channels",
             "host": sim.base_url,
@@ -153,6 +162,7 @@ def test_backfill_reconciles_each_interval_exactly_once(tmp_path: Path) -> None:
             for mid, m in in_window.items()
         }
         assert outcomes == expected, f"run {run_id} for ({start}, {end}] reconciled the wrong messages"
+        print(f"{run['run_type']:>9} run ({start:%H:%M}, {end:%H:%M}]: {len(rows)} messages, {rows_by(rows)}")
         for mid in outcomes:
             assert mid not in touched, f"{mid} handled by both {touched[mid]} and {run_id}"
             touched[mid] = run_id
