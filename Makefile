@@ -71,3 +71,14 @@ test-oldest: e2e-browser $(OLDEST_VENV)/.installed
 	$(OLDEST_VENV)/bin/python -c "import airflow; print('Airflow', airflow.__version__)"
 	$(OLDEST_VENV)/bin/python -m pytest
 	timeout $(E2E_TIMEOUT) $(OLDEST_VENV)/bin/python -m pytest tests/e2e --durations=0
+
+BENCH_STAMP := $(VENV)/.bench-installed
+
+$(BENCH_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test,bench]"
+	touch $(BENCH_STAMP)
+
+# Benchmarks against the bundled simulator (issue 6), not part of `make test`: about 5 minutes on 2 cores.
+# Writes benchmarks/RESULTS.md, benchmarks/results.json and benchmarks/efficiency.png.
+bench: $(BENCH_STAMP)
+	$(BIN)/python benchmarks/run.py

@@ -1,0 +1,329 @@
+"""One benchmark client, run by ``benchmarks/run.py`` as its own OS process (never imported by the provider).
+
+    python benchmarks/_worker.py MODE ARGS.json OUT.json
+
+Each mode does its setup (imports, Airflow home, records) first, then, when ``go_file`` is given, writes
+``ready_file`` and waits for ``go_file`` so that several workers start together; only the work after that is
+timed. The result (wall seconds, the process's own CPU seconds from ``getrusage``, and what the mode checks) goes
+to ``OUT.json``. Everything talks to 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def airflow_env(args: dict[str, Any]) -> None:
+    """A private AIRFLOW_HOME and the connections, before Airflow is imported."""
+    home = args.get("airflow_home") or tempfile.mkdtemp(prefix="hubspot-bench-airflow-")
+    os.environ["AIRFLOW_HOME"] = home
+    os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+    os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(Path(home) / "dags")
+    os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{home}/airflow.db"
+    os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "WARNING"
+    if "base_url" in args:
+        conn = {
+            "conn_type": "hubspot_channels",
+            "host": args["base_url"],
+            "password": args["token"],
+            "extra": {"max_requests_per_10s": args.get("max_requests_per_10s", 1000)},
+        }
+        os.environ["AIRFLOW_CONN_HUBSPOT_CHANNELS_DEFAULT"] = json.dumps(conn)
+        os.environ["AIRFLOW_CONN_HUBSPOT_HTTP"] = json.dumps({"conn_type": "http", "host": args["base_url"]})
+
+
+def wait_for_go(args: dict[str, Any]) -> None:
+    if not args.get("go_file"):
+        return
+    Path(args["ready_file"]).write_text("ready")
+    deadline = time.monotonic() + 300
+    while not Path(args["go_file"]).exists():
+        if time.monotonic() > deadline:
+            raise SystemExit("no go signal within 300 s")
+        time.sleep(0.005)
+
+
+def load_records(args: dict[str, Any]) -> list[dict[str, Any]]:
+    with open(args["records_path"], encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle]
+
+
+def message_path(channel_id: int, message_id: str) -> str:
+    return f"/conversations/custom-channels/2026-03/{channel_id}/messages/{message_id}"
+
+
+# ------------------------------------------------------------------------------------------------------- modes
+
+
+def mode_operator(args: dict[str, Any]) -> dict[str, Any]:
+    """The provider as Airflow runs it: ``ReconcileStaleMessagesOperator.execute`` with the env connection."""
+    airflow_env(args)
+    from airflow_provider_hubspot_channels.operators.reconcile import ReconcileStaleMessagesOperator
+
+    records = load_records(args)
+    op = ReconcileStaleMessagesOperator(
+        task_id="reconcile",
+        messages=records,
+        stale_after=args.get("stale_after", 600),
+        verify_status=args["verify_status"],
+        max_concurrency=args.get("max_concurrency", 4),
+        report_path=args.get("report_path"),
+        reference_time=args["reference_time"],
+    )
+    wait_for_go(args)
+    cpu0, t0 = cpu_seconds(), time.perf_counter()
+    summary = op.execute({})
+    wall, cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
+    return {"wall_seconds": wall, "cpu_seconds": cpu, "counts": summary["counts"], "total": summary["total"]}
+
+
+def mode_loop(args: dict[str, Any]) -> dict[str, Any]:
+    """What a user would write in a PythonOperator: one PATCH after another with ``requests``.
+
+    A ``requests.Session`` (keep-alive) makes it as fast as such a loop gets; it has no rate budget.
+    """
+    import requests
+
+    records = load_records(args)
+    base, token = args["base_url"], args["token"]
+    wait_for_go(args)
+    t0, cpu0 = time.perf_counter(), cpu_seconds()
+
+    def mark_stale_failed() -> int:
+        done = 0
+        with requests.Session() as session:
+            session.headers["Authorization"] = f"Bearer {token}"
+            for record in records:
+                response = session.patch(
+                    base + message_path(record["channel_id"], record["message_id"]),
+                    json={"statusType": "FAILED", "errorMessage": "Not delivered: no delivery receipt arrived."},
+                    timeout=30,
+                )
+                response.raise_for_status()
+                done += 1
+        return done
+
+    done = mark_stale_failed()
+    return {"wall_seconds": time.perf_counter() - t0, "cpu_seconds": cpu_seconds() - cpu0, "patched": done}
+
+
+HTTP_DAG = """
+import json, os
+from airflow.providers.http.operators.http import HttpOperator
+from airflow.sdk import DAG
+
+spec = json.loads(open(os.environ["BENCH_HTTP_DAG_SPEC"], encoding="utf-8").read())
+with DAG(dag_id="bench_http_mapped", schedule=None, max_active_tasks=16) as dag:
+    HttpOperator.partial(
+        task_id="patch_status",
+        http_conn_id="hubspot_http",
+        method="PATCH",
+        headers={"Authorization": "Bearer " + spec["token"], "Content-Type": "application/json"},
+        data=spec["body"],
+        log_response=False,
+    ).expand(endpoint=spec["endpoints"])
+"""
+
+
+def mode_httpdag(args: dict[str, Any]) -> dict[str, Any]:
+    """Airflow's HttpOperator mapped one task per message, as a real DAG file run with ``dag.test()``."""
+    airflow_env(args)
+    home = Path(os.environ["AIRFLOW_HOME"])
+    dags = home / "dags"
+    dags.mkdir(parents=True, exist_ok=True)
+    records = load_records(args)
+    spec = {
+        "token": args["token"],
+        "body": json.dumps({"statusType": "FAILED", "errorMessage": "Not delivered: no delivery receipt arrived."}),
+        "endpoints": [message_path(r["channel_id"], r["message_id"]) for r in records],
+    }
+    (home / "spec.json").write_text(json.dumps(spec))
+    os.environ["BENCH_HTTP_DAG_SPEC"] = str(home / "spec.json")
+    (dags / "bench_http_mapped.py").write_text(HTTP_DAG)
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.utils import db
+
+    db.initdb()
+    bag = DagBag(dag_folder=str(dags))
+    if bag.import_errors:
+        raise RuntimeError(f"DAG import errors: {bag.import_errors}")
+    dag = bag.get_dag("bench_http_mapped")
+    wait_for_go(args)
+    t0, cpu0 = time.perf_counter(), cpu_seconds()
+    dag_run = dag.test()
+    wall = time.perf_counter() - t0
+    states: dict[str, int] = {}
+    for ti in dag_run.get_task_instances():
+        state = str(ti.state)
+        states[state] = states.get(state, 0) + 1
+    return {"wall_seconds": wall, "cpu_seconds": cpu_seconds() - cpu0, "ti_states": states}
+
+
+def mode_overhead(args: dict[str, Any]) -> dict[str, Any]:
+    """The provider's own cost: plan + ``run_plan`` with a ``HubSpotChannelsClient``, no latency, no limit."""
+    from datetime import datetime, timedelta
+
+    from airflow_provider_hubspot_channels.client import ClientConfig, HubSpotChannelsClient
+    from airflow_provider_hubspot_channels.reconciliation import (
+        DEFAULT_ERROR_MESSAGE_TEMPLATE,
+        RunReport,
+        StalenessPolicy,
+        plan,
+    )
+    from airflow_provider_hubspot_channels.runner.reconcile import run_plan
+
+    records = load_records(args)
+    policy = StalenessPolicy(
+        stale_after=timedelta(seconds=600), reference_time=datetime.fromisoformat(args["reference_time"])
+    )
+    concurrency = args.get("max_concurrency", 4)
+    config = ClientConfig(base_url=args["base_url"], max_requests_per_10s=100_000)
+    client = HubSpotChannelsClient(config=config, access_token=args["token"], pool_size=concurrency)
+    if args.get("trust_env") is False:  # an experiment: what requests' per-request environment lookup costs
+        client.session.trust_env = False
+    report = RunReport()
+    lines = 0
+
+    def sink(outcome: Any) -> None:
+        nonlocal lines
+        outcome.to_json()
+        lines += 1
+
+    wait_for_go(args)
+    t0, usage0 = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
+    decisions = plan(records, policy, DEFAULT_ERROR_MESSAGE_TEMPLATE)
+    result = run_plan(decisions, client, report=report, sink=sink, verify_status=False, max_concurrency=concurrency)
+    usage1 = resource.getrusage(resource.RUSAGE_SELF)
+    wall = time.perf_counter() - t0
+    client.close()
+    counts = report.summary(
+        reference_time=policy.reference_time,
+        stale_after=policy.stale_after,
+        dry_run=False,
+        verify_status=False,
+        duration_seconds=result.duration_seconds,
+        stopped_reason=result.stopped_reason,
+    )["counts"]
+    # The floor: the same PATCHes from a plain sequential requests.Session loop in this process.
+    import requests
+
+    floor_session = requests.Session()
+    floor_session.headers["Authorization"] = f"Bearer {args['token']}"
+    body = {"statusType": "FAILED", "errorMessage": "Not delivered: no delivery receipt arrived."}
+    floor0 = cpu_seconds()
+    for record in records:
+        floor_session.patch(
+            args["base_url"] + message_path(record["channel_id"], record["message_id"]), json=body, timeout=30
+        ).json()
+    floor_cpu = cpu_seconds() - floor0
+    floor_session.close()
+    return {
+        "requests_loop_cpu_seconds": floor_cpu,
+        "wall_seconds": wall,
+        "user_seconds": usage1.ru_utime - usage0.ru_utime,
+        "sys_seconds": usage1.ru_stime - usage0.ru_stime,
+        "cpu_seconds": (usage1.ru_utime - usage0.ru_utime) + (usage1.ru_stime - usage0.ru_stime),
+        "counts": counts,
+        "report_lines": lines,
+    }
+
+
+def _rss_kib(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(f"{field} not in /proc/self/status")
+
+
+def mode_memory(args: dict[str, Any]) -> dict[str, Any]:
+    """A 100,000-record batch through the operator (dry run, no verify): peak RSS growth, XCom size, report."""
+    airflow_env(args)
+    from datetime import datetime, timedelta
+
+    from airflow_provider_hubspot_channels.operators.reconcile import ReconcileStaleMessagesOperator
+
+    count = args["count"]
+    reference = datetime.fromisoformat(args["reference_time"])
+    rss_before_records = _rss_kib("VmRSS")
+    records = [
+        {
+            "channel_id": 1001,
+            "message_id": f"m{i:08d}-{'x' * 24}",
+            "created_at": (reference - timedelta(minutes=60, seconds=i % 3600)).isoformat(),
+            "delivery_status": "pending",
+            "recipient": f"+1555{i % 10_000_000:07d}",
+        }
+        for i in range(count)
+    ]
+    rss_after_records = _rss_kib("VmRSS")
+    report_path = args.get("report_path")
+    op = ReconcileStaleMessagesOperator(
+        task_id="reconcile",
+        messages=records,
+        stale_after=600,
+        verify_status=False,
+        dry_run=True,
+        report_path=report_path,
+        reference_time=args["reference_time"],
+    )
+    wait_for_go(args)
+    # Reset the peak RSS (VmHWM) to now, so that the peak measured below is the operator's alone.
+    Path("/proc/self/clear_refs").write_text("5")
+    baseline = _rss_kib("VmRSS")
+    t0, cpu0 = time.perf_counter(), cpu_seconds()
+    summary = op.execute({})
+    wall, cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
+    peak = _rss_kib("VmHWM")
+    xcom = json.dumps(summary, default=str)
+    report_lines = 0
+    if report_path:
+        with open(report_path, encoding="utf-8") as handle:
+            report_lines = sum(1 for _ in handle)
+    return {
+        "wall_seconds": wall,
+        "cpu_seconds": cpu,
+        "records": count,
+        "records_rss_mib": (rss_after_records - rss_before_records) / 1024,
+        "baseline_rss_mib": baseline / 1024,
+        "peak_rss_mib": peak / 1024,
+        "peak_growth_mib": (peak - baseline) / 1024,
+        "xcom_bytes": len(xcom.encode("utf-8")),
+        "report_lines": report_lines,
+        "report_bytes": os.path.getsize(report_path) if report_path else 0,
+        "counts": summary["counts"],
+    }
+
+
+MODES = {
+    "operator": mode_operator,
+    "loop": mode_loop,
+    "httpdag": mode_httpdag,
+    "overhead": mode_overhead,
+    "memory": mode_memory,
+}
+
+
+def main() -> None:
+    mode, args_path, out_path = sys.argv[1:4]
+    sys.path.insert(0, str(REPO))
+    args = json.loads(Path(args_path).read_text())
+    result = MODES[mode](args)
+    Path(out_path).write_text(json.dumps(result, default=str))
+
+
+if __name__ == "__main__":
+    main()
