@@ -132,13 +132,16 @@ class OAuthRefresher:
             return self._access_token
 
     def refresh_after_expiry(self, expired: str) -> bool:
-        """Refresh once, unless another thread already replaced ``expired``.
+        """Make the next :meth:`token` refresh, unless another thread already replaced ``expired``.
+
+        The refresh itself happens in :meth:`token`, inside the client's request loop, so that a token endpoint
+        that fails transiently (5xx, reset) is retried like any other call instead of failing the batch.
 
         :param expired: the token HubSpot refused.
         """
         with self._lock:
             if self._access_token == expired:
-                self._refresh()
+                self._refresh_at = -float("inf")
         return True
 
     def _refresh(self) -> None:

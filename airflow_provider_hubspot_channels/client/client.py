@@ -42,6 +42,9 @@ log = logging.getLogger(__name__)
 #: HubSpot does not document the page-size maximum of the Inbox API; 100 is known to work.
 MAX_PAGE_SIZE = 100
 USER_AGENT = "airflow-provider-hubspot-channels"
+#: Refresh-and-retry after ``401 EXPIRED_AUTHENTICATION`` at most this often per call: more than once, because the
+#: fresh token can expire too while the call waits out a retry; bounded, so clock trouble cannot loop forever.
+MAX_EXPIRY_REFRESHES = 2
 
 
 class ClientStoppedError(HubSpotChannelsError):
@@ -177,7 +180,7 @@ class HubSpotChannelsClient:
         url = self.config.base_url + path
         retries = 0
         waited = 0.0
-        refreshed = False
+        expiry_refreshes = 0
         while True:
             if self._stop.is_set():
                 raise ClientStoppedError(f"{method} {path} not sent: the client was stopped")
@@ -215,10 +218,10 @@ class HubSpotChannelsClient:
                 if (
                     details.status == 401
                     and details.category == "EXPIRED_AUTHENTICATION"
-                    and not refreshed
+                    and expiry_refreshes < MAX_EXPIRY_REFRESHES
                     and self._auth.refresh_after_expiry(token)
                 ):
-                    refreshed = True
+                    expiry_refreshes += 1
                     continue
                 reason = details.describe()
             retries += 1
@@ -239,7 +242,7 @@ class HubSpotChannelsClient:
 
     def _remember_refusal(self, method: str, details: ErrorDetails) -> None:
         daily = details.status == 429 and (details.policy_name or "").upper() == "DAILY"
-        if daily or details.status == 401:
+        if daily or (details.status == 401 and details.category != "EXPIRED_AUTHENTICATION"):
             key = "*"
         elif details.status == 403 and details.category == "MISSING_SCOPES":
             key = method  # a missing write scope refuses every PATCH, not the GETs

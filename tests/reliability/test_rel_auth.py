@@ -161,3 +161,26 @@ def test_after_a_final_401_the_client_sends_nothing_more():
                 with pytest.raises(HubSpotAuthenticationError, match="INVALID_AUTHENTICATION"):
                     client.get_message(1001, "m-1")
         assert len(settled_log(sim, expected=1)) == 1
+
+
+@pytest.mark.parametrize("fault", ["503_html", "reset"])
+def test_a_token_endpoint_hiccup_after_an_expiry_is_retried(fault):
+    # The access token expires early (401 EXPIRED_AUTHENTICATION); the refresh that follows meets a transient
+    # fault of the token endpoint. It is retried like any call, not taken for a refused refresh.
+    from airflow_provider_hubspot_channels.client import ClientConfig, HubSpotChannelsClient
+    from airflow_provider_hubspot_channels.simulator import FaultConfig
+
+    with HubSpotSimulator(faults=FaultConfig(script=(fault,), only_paths=("/oauth/*",))) as sim:
+        sim.add_message(1001, "m-1")
+        stale = sim.issue_token()
+        sim.expire_token(stale)
+        client = HubSpotChannelsClient(
+            config=ClientConfig(base_url=sim.base_url, timeout=5, max_retries=2),
+            access_token=stale,
+            client_id=sim.client_id,
+            client_secret=sim.client_secret,
+            refresh_token=sim.refresh_token,
+        )
+        with client:
+            assert client.get_message(1001, "m-1")["id"] == "m-1"
+        assert sim.faults_injected[fault] == 1 and sim.token_requests == 2
