@@ -161,7 +161,7 @@ class OAuthRefresher:
             ) from None
         if response.status_code != 200:
             details = parse_error_body(response.status_code, response.content)
-            if details.status < 500:
+            if is_refusal(details):
                 self._refused = details
             raise HubSpotTokenRefreshError(details)
         payload = _json_object(response)
@@ -180,6 +180,14 @@ class OAuthRefresher:
         self._access_token = access_token
         self._refresh_at = self._clock() + lifetime - min(REFRESH_AHEAD_MAX, lifetime * REFRESH_AHEAD_SHARE)
         self.refresh_count += 1
+
+
+def is_refusal(details: ErrorDetails) -> bool:
+    """Whether a token endpoint's error answer refuses the credentials (final), not a transient 429 or 5xx.
+
+    :param details: the token endpoint's error answer.
+    """
+    return details.status < 500 and details.status != 429
 
 
 def _json_object(response: requests.Response) -> dict[str, Any]:

@@ -16,7 +16,13 @@ from urllib.parse import quote
 import requests
 from requests.adapters import HTTPAdapter
 
-from airflow_provider_hubspot_channels.client.auth import OAUTH_TOKEN_PATH, OAuthRefresher, StaticToken, TokenSource
+from airflow_provider_hubspot_channels.client.auth import (
+    OAUTH_TOKEN_PATH,
+    OAuthRefresher,
+    StaticToken,
+    TokenSource,
+    is_refusal,
+)
 from airflow_provider_hubspot_channels.client.config import ClientConfig
 from airflow_provider_hubspot_channels.client.errors import (
     ErrorDetails,
@@ -203,7 +209,7 @@ class HubSpotChannelsClient:
                     timeout=self._timeout,
                 )
             except HubSpotTokenRefreshError as exc:
-                if exc.details.status < 500:
+                if is_refusal(exc.details):
                     raise
                 details, reason = exc.details, str(exc)
             except (requests.ConnectionError, requests.Timeout, HubSpotConnectionError) as exc:

@@ -163,14 +163,14 @@ def test_after_a_final_401_the_client_sends_nothing_more():
         assert len(settled_log(sim, expected=1)) == 1
 
 
-@pytest.mark.parametrize("fault", ["503_html", "reset"])
+@pytest.mark.parametrize("fault", ["503_html", "reset", "429"])
 def test_a_token_endpoint_hiccup_after_an_expiry_is_retried(fault):
     # The access token expires early (401 EXPIRED_AUTHENTICATION); the refresh that follows meets a transient
     # fault of the token endpoint. It is retried like any call, not taken for a refused refresh.
     from airflow_provider_hubspot_channels.client import ClientConfig, HubSpotChannelsClient
     from airflow_provider_hubspot_channels.simulator import FaultConfig
 
-    with HubSpotSimulator(faults=FaultConfig(script=(fault,), only_paths=("/oauth/*",))) as sim:
+    with HubSpotSimulator(faults=FaultConfig(script=(fault,), only_paths=("/oauth/*",), retry_after=0)) as sim:
         sim.add_message(1001, "m-1")
         stale = sim.issue_token()
         sim.expire_token(stale)
