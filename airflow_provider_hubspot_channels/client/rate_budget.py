@@ -17,9 +17,10 @@ the next request may go:
   the account's limit; the damping keeps them from oscillating (with n processes a full step overshoots n-1 times).
 * **Remaining guard.** Adaptation needs a few observations; until it has settled (several workers starting at
   once), the last ``Remaining`` header minus what we sent since, plus what of ours left the window since, is a
-  lower bound of what the account has left. No request is sent while it is at or below the margin; if no fresh
-  answer comes (we have nothing in flight and nothing of ours leaves the window), one probe goes out every
-  :data:`PROBE_EVERY` of the window.
+  lower bound of what the account has left. No request is sent while it is at or below half the margin plus one
+  request per other client (estimated as the account's use over ours: each may have one on its way that the
+  answer did not count yet); if no fresh answer comes (we have nothing in flight and nothing of ours leaves the
+  window), one probe goes out every :data:`PROBE_EVERY` of the window.
 
 A 429 halves the limit and holds every thread until the wait is over.
 """
@@ -94,6 +95,7 @@ class RateBudget:
         self._expired = 0
         self._remaining: int | None = None
         self._margin = 1.0
+        self._threshold = 0.5
         self._observed_at = -math.inf
         self._granted_at_obs = 0
         self._in_flight_at_obs = 0
@@ -121,7 +123,7 @@ class RateBudget:
     def _refill(self, now: float) -> None:
         elapsed = max(0.0, now - self._refilled_at)
         self._refilled_at = now
-        if len(self._sent) >= self._window_limit() or self._credit() <= self._margin / 2:
+        if len(self._sent) >= self._window_limit() or self._credit() <= self._threshold:
             return  # the window is full: idle time here must not build a burst that repeats one window later
         self._tokens = min(self._burst(), self._tokens + elapsed * self._limit / self._interval)
 
@@ -140,7 +142,7 @@ class RateBudget:
             wait = max(wait, self._sent[0] + self._interval - now)
         if self._tokens < 1.0:
             wait = max(wait, (1.0 - self._tokens) * self._interval / self._limit)
-        if wait <= 0 and self._credit() <= self._margin / 2:
+        if wait <= 0 and self._credit() <= self._threshold:
             if self._sent:
                 # Our own requests leaving the window raise the credit (and answers to those in flight renew it).
                 return max(min(self._sent[0] + self._interval - now, 0.05), 0.001)
@@ -201,6 +203,9 @@ class RateBudget:
             self._expire(now)
             margin = max(1.0, account_max * SAFETY_MARGIN)
             self._margin = margin
+            # Each other client may have a request on its way that this answer does not count yet.
+            clients = (account_max - remaining) / max(1, len(self._sent))
+            self._threshold = margin / 2 + min(16.0, max(0.0, clients - 1))
             self._remaining = remaining
             self._observed_at = now
             self._granted_at_obs = self._granted

@@ -223,3 +223,10 @@ def test_four_clients_share_one_account_without_429s():
     assert sum(refused) <= 0.01 * sum(answered)
     assert late >= 0.9 * 100 * 20  # together at least 90% of the limit in the second half
     assert min(answered) >= 0.6 * max(answered)  # nobody is starved
+
+
+def test_four_clients_share_hubspots_real_limit_without_429s():
+    answered, refused, late = simulate_shared_account(4, 60.0, limit=110)
+    assert sum(refused) <= 0.01 * sum(answered)
+    assert late >= 0.9 * 11 * 30
+    assert min(answered) >= 0.6 * max(answered)
