@@ -234,18 +234,19 @@ class ReconcileStaleMessagesOperator(BaseOperator):
         counts = summary["counts"]
         if result.stopping_error is not None:
             raise airflow_error(result.stopping_error, conn_id=self.hubspot_conn_id)
+        if result.stopped_reason and (counts[Outcome.ERROR.value] or counts[Outcome.NOT_ATTEMPTED.value]):
+            # An unfinished batch (killed, or HubSpot stopped answering) must not end as a success.
+            raise AirflowException(
+                f"HubSpot connection '{self.hubspot_conn_id}': {result.stopped_reason}. "
+                f"{counts[Outcome.ERROR.value]} messages ended in error and {counts[Outcome.NOT_ATTEMPTED.value]} "
+                "were not attempted; a retry of this task is safe: settled and already FAILED messages are left alone."
+            )
         if counts[Outcome.INVALID.value]:
             # The task's error is what people read first: name the fields at fault and their fixes right there.
             first = "; ".join(str(row["reason"]) for row in summary["examples"].get(Outcome.INVALID.value, [])[:3])
             raise AirflowFailException(
                 f"{counts[Outcome.INVALID.value]} records were invalid and skipped (the rest was processed): "
                 f"{first}. See the report for every row, fix the records and run again."
-            )
-        if counts[Outcome.ERROR.value] and result.stopped_reason:
-            raise AirflowException(
-                f"HubSpot connection '{self.hubspot_conn_id}': {result.stopped_reason}. "
-                f"{counts[Outcome.ERROR.value]} messages ended in error and {counts[Outcome.NOT_ATTEMPTED.value]} "
-                "were not attempted; a retry of this task is safe: settled and already FAILED messages are left alone."
             )
         if counts[Outcome.ERROR.value]:
             raise AirflowException(
