@@ -205,6 +205,8 @@ class ReconcileStaleMessagesOperator(BaseOperator):
                 def sink(outcome: MessageOutcome) -> None:
                     if handle is not None:
                         handle.write(outcome.to_json() + "\n")
+                        # Row by row: a worker killed mid-batch leaves every outcome it collected on disk.
+                        handle.flush()
 
                 result = run_plan(
                     decisions,

@@ -6,6 +6,7 @@ import json
 import time
 from collections import Counter
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from airflow_provider_hubspot_channels.operators.reconcile import ReconcileStale
 from airflow_provider_hubspot_channels.simulator import HubSpotSimulator, ScenarioSeed
 
 CONN_ENV = "AIRFLOW_CONN_HUBSPOT_CHANNELS_DEFAULT"
+ROOT = Path(__file__).resolve().parents[2]
 SLA = timedelta(minutes=10)
 
 
