@@ -141,7 +141,10 @@ def main() -> int:
 
 def run_dag(logical_date: datetime, log_path: Path) -> str:
     """Run the DAG with Airflow's output sent to a log file, so the terminal shows only the report."""
-    from airflow.dag_processing.dagbag import DagBag
+    try:
+        from airflow.dag_processing.dagbag import DagBag
+    except ImportError:  # Airflow 3.1
+        from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
     from airflow.utils import db
 
     saved = os.dup(1), os.dup(2)

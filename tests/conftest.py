@@ -24,6 +24,15 @@ os.environ["HUBSPOT_CHANNELS_STORE"] = f"{_AIRFLOW_HOME}/store/integrator_store.
 os.environ["HUBSPOT_CHANNELS_REPORTS"] = f"{_AIRFLOW_HOME}/reports"
 
 
+def DagBag(**kwargs: object) -> object:
+    """Airflow's DagBag, wherever this Airflow version keeps it (3.1: ``airflow.models.dagbag``)."""
+    try:
+        from airflow.dag_processing.dagbag import DagBag as dagbag_class
+    except ImportError:
+        from airflow.models.dagbag import DagBag as dagbag_class  # type: ignore[no-redef]
+    return dagbag_class(**kwargs)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     shutil.rmtree(_AIRFLOW_HOME, ignore_errors=True)
 

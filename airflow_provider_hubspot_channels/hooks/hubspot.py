@@ -142,12 +142,17 @@ class HubSpotChannelsHook(BaseHook):
         widgets: dict[str, Any] = {}
         for name, field in CONN_FIELDS.items():
             schema = field["schema"]
+            label, description, default = field["label"], field["description"], schema.get("default")
             if schema.get("format") == "password":
-                widgets[name] = PasswordField(field["label"], widget=BS3PasswordFieldWidget())
+                widgets[name] = PasswordField(label, widget=BS3PasswordFieldWidget(), description=description)
             elif "integer" in schema["type"]:
-                widgets[name] = IntegerField(field["label"], widget=BS3TextFieldWidget(), default=schema.get("default"))
+                widgets[name] = IntegerField(
+                    label, widget=BS3TextFieldWidget(), default=default, description=description
+                )
             else:
-                widgets[name] = StringField(field["label"], widget=BS3TextFieldWidget(), default=schema.get("default"))
+                widgets[name] = StringField(
+                    label, widget=BS3TextFieldWidget(), default=default, description=description
+                )
         return widgets
 
     def connection_settings(self) -> ConnectionSettings:

@@ -6,7 +6,10 @@ transient exhaustion (429/5xx/no answer through every retry) follows the task's 
 
 from __future__ import annotations
 
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
+try:
+    from airflow.sdk.exceptions import AirflowException, AirflowFailException
+except ImportError:  # Airflow 3.1: the Task SDK does not export them yet (on 3.2+ they are the same classes)
+    from airflow.exceptions import AirflowException, AirflowFailException  # type: ignore[no-redef,attr-defined]
 
 from airflow_provider_hubspot_channels.client import (
     HubSpotApiError,
@@ -18,6 +21,8 @@ from airflow_provider_hubspot_channels.client import (
     HubSpotTokenRefreshError,
     InvalidInputError,
 )
+
+__all__ = ["AirflowException", "AirflowFailException", "airflow_error", "is_templated"]
 
 #: Errors a retry of the task may cure.
 TRANSIENT_ERRORS: tuple[type[Exception], ...] = (HubSpotRetriesExhaustedError, HubSpotConnectionError)

@@ -9,11 +9,15 @@ from datetime import datetime, timedelta
 from typing import IO, Any
 
 from airflow.sdk import BaseOperator, Context
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from airflow_provider_hubspot_channels.client import HubSpotChannelsError, InvalidInputError
 from airflow_provider_hubspot_channels.hooks.hubspot import HubSpotChannelsHook
-from airflow_provider_hubspot_channels.operators.errors import airflow_error, is_templated
+from airflow_provider_hubspot_channels.operators.errors import (
+    AirflowException,
+    AirflowFailException,
+    airflow_error,
+    is_templated,
+)
 from airflow_provider_hubspot_channels.reconciliation import (
     DEFAULT_ERROR_MESSAGE_TEMPLATE,
     MessageOutcome,

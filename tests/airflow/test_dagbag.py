@@ -16,7 +16,7 @@ EXPECTED = {
 
 @pytest.mark.airflow
 def test_example_dags_import_without_errors():
-    from airflow.dag_processing.dagbag import DagBag
+    from tests.conftest import DagBag
 
     bag = DagBag(dag_folder=str(EXAMPLE_DAGS))
     assert bag.import_errors == {}

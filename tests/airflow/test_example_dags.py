@@ -15,7 +15,7 @@ pytestmark = pytest.mark.airflow
 
 
 def get_dag(dag_id):
-    from airflow.dag_processing.dagbag import DagBag
+    from tests.conftest import DagBag
 
     bag = DagBag(dag_folder=str(EXAMPLE_DAGS))
     assert bag.import_errors == {}

@@ -6,8 +6,8 @@ import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
+from airflow_provider_hubspot_channels.operators.errors import AirflowException, AirflowFailException
 from airflow_provider_hubspot_channels.operators.reconcile import ReconcileStaleMessagesOperator
 
 END = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)

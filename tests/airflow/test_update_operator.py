@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from airflow.sdk.exceptions import AirflowFailException
 
+from airflow_provider_hubspot_channels.operators.errors import AirflowFailException
 from airflow_provider_hubspot_channels.operators.messages import UpdateMessageStatusOperator
 
 

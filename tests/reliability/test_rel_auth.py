@@ -8,8 +8,8 @@ import time
 from datetime import datetime, timezone
 
 import pytest
-from airflow.sdk.exceptions import AirflowFailException
 
+from airflow_provider_hubspot_channels.operators.errors import AirflowFailException
 from airflow_provider_hubspot_channels.simulator import HubSpotSimulator
 
 from ._support import CONN_ENV, check_invariants, connection_json, context_for, reconcile, settled_log, use_connection

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 import requests
-from airflow.sdk.exceptions import AirflowFailException
 
+from airflow_provider_hubspot_channels.operators.errors import AirflowFailException
 from airflow_provider_hubspot_channels.operators.messages import UpdateMessageStatusOperator
 from airflow_provider_hubspot_channels.simulator import HubSpotSimulator
 

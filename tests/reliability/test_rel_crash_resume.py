@@ -16,8 +16,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from airflow.sdk.exceptions import AirflowException
 
+from airflow_provider_hubspot_channels.operators.errors import AirflowException
 from airflow_provider_hubspot_channels.simulator import HubSpotSimulator
 
 from ._support import ROOT, api_writes, check_invariants, context_for, reconcile, settled_log, use_connection

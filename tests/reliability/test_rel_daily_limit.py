@@ -7,8 +7,8 @@ import json
 from datetime import datetime, timezone
 
 import pytest
-from airflow.sdk.exceptions import AirflowFailException
 
+from airflow_provider_hubspot_channels.operators.errors import AirflowFailException
 from airflow_provider_hubspot_channels.simulator import HubSpotSimulator
 
 from ._support import api_writes, context_for, reconcile, settled_log, use_connection

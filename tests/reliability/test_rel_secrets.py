@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 import structlog
 from airflow.sdk._shared.secrets_masker import redact
-from airflow.sdk.exceptions import AirflowException
 
 from airflow_provider_hubspot_channels.hooks.hubspot import HubSpotChannelsHook
+from airflow_provider_hubspot_channels.operators.errors import AirflowException
 from airflow_provider_hubspot_channels.simulator import FaultConfig, HubSpotSimulator
 
 from ._support import CONN_ENV, connection_json, context_for, reconcile, use_connection

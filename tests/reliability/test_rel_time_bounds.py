@@ -7,10 +7,10 @@ import time
 from datetime import datetime, timezone
 
 import pytest
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from airflow_provider_hubspot_channels.client import ClientConfig
 from airflow_provider_hubspot_channels.client.retry import RetryPolicy
+from airflow_provider_hubspot_channels.operators.errors import AirflowException, AirflowFailException
 from airflow_provider_hubspot_channels.runner.reconcile import NO_ANSWER_LIMIT
 from airflow_provider_hubspot_channels.simulator import FaultConfig, HubSpotSimulator
 
