@@ -25,9 +25,9 @@ from airflow_provider_hubspot_channels.reconciliation import (
     RunReport,
     StalenessPolicy,
     format_table,
+    iter_plan,
     parse_duration,
     parse_reference_time,
-    plan,
     validate_template,
 )
 from airflow_provider_hubspot_channels.runner.reconcile import run_plan
@@ -188,12 +188,11 @@ class ReconcileStaleMessagesOperator(BaseOperator):
             )
             verify = parse_flag(self.verify_status, field="verify_status")
             dry_run = parse_flag(self.is_dry_run, field="dry_run")
-            decisions = plan(self.messages, policy, self.error_message_template)
+            decisions = iter_plan(self.messages, policy, self.error_message_template)
         except InvalidInputError as exc:
             raise AirflowFailException(f"Invalid input, nothing was sent to HubSpot. {exc}") from None
         self.log.info(
-            "Reconciling %d records: SLA %s, reference time %s, verify_status=%s, dry_run=%s",
-            len(decisions),
+            "Reconciling: SLA %s, reference time %s, verify_status=%s, dry_run=%s",
             policy.stale_after,
             policy.reference_time.isoformat(),
             verify,

@@ -23,6 +23,7 @@ from airflow_provider_hubspot_channels.reconciliation.decisions import (
     Decision,
     Outcome,
     hubspot_status_type,
+    iter_plan,
     outcome_after_lookup,
     plan,
 )
@@ -74,6 +75,7 @@ __all__ = [
     "format_table",
     "format_utc",
     "hubspot_status_type",
+    "iter_plan",
     "outcome_after_lookup",
     "parse_batch",
     "parse_duration",

@@ -20,7 +20,7 @@ Decisions:
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from types import MappingProxyType
@@ -98,14 +98,28 @@ def plan(raw_batch: Any, policy: StalenessPolicy, template: str = DEFAULT_ERROR_
     :param policy: the run's SLA and reference time.
     :param template: the error message template, see :func:`validate_template`.
     """
+    return list(iter_plan(raw_batch, policy, template))
+
+
+def iter_plan(
+    raw_batch: Any, policy: StalenessPolicy, template: str = DEFAULT_ERROR_MESSAGE_TEMPLATE
+) -> Iterator[Decision]:
+    """Like :func:`plan`, but yields the decisions one by one, in input order.
+
+    The batch and template are checked at once (so a bad batch raises before any request is sent); each decision,
+    with its rendered error message, is made only when it is taken, so a 100,000-row batch never holds 100,000
+    decisions and messages at the same time.
+
+    :param raw_batch: a list of message objects (or a JSON string of one), see :func:`parse_batch`.
+    :param policy: the run's SLA and reference time.
+    :param template: the error message template, see :func:`validate_template`.
+    """
     validate_template(template)
     records, invalid = parse_batch(raw_batch)
-    decisions: list[Decision | None] = [None] * (len(records) + len(invalid))
-    for bad in invalid:
-        decisions[bad.index] = _invalid_decision(bad)
-
+    # First pass: only the duplicate index. Merging needs every row before the first one can be decided.
     merged: dict[tuple[int, str], MessageRecord] = {}
     settled_by: dict[tuple[int, str], int] = {}
+    duplicate_of: dict[int, int] = {}
     for record in records:
         key = (record.channel_id, record.message_id)
         first = merged.get(key)
@@ -115,12 +129,32 @@ def plan(raw_batch: Any, policy: StalenessPolicy, template: str = DEFAULT_ERROR_
         if first.delivery_status is DeliveryStatus.PENDING and record.delivery_status is not DeliveryStatus.PENDING:
             settled_by[key] = record.index
         merged[key] = _merge(first, record)
-        decisions[record.index] = _skip(record, Outcome.SKIPPED_DUPLICATE, f"duplicate of messages[{first.index}]")
+        duplicate_of[record.index] = first.index
+    return _decide_in_order(records, invalid, merged, settled_by, duplicate_of, policy, template)
 
-    for key, record in merged.items():
-        decisions[record.index] = _decide(record, policy, template, settled_by.get(key))
-    # Every slot is filled: each row is either invalid, a first occurrence or a duplicate.
-    return [decision for decision in decisions if decision is not None]
+
+def _decide_in_order(
+    records: list[MessageRecord],
+    invalid: list[InvalidRecord],
+    merged: dict[tuple[int, str], MessageRecord],
+    settled_by: dict[tuple[int, str], int],
+    duplicate_of: dict[int, int],
+    policy: StalenessPolicy,
+    template: str,
+) -> Iterator[Decision]:
+    invalid_at = {bad.index: bad for bad in invalid}
+    valid = iter(records)  # parse_batch keeps input order
+    for index in range(len(records) + len(invalid)):
+        bad = invalid_at.get(index)
+        if bad is not None:
+            yield _invalid_decision(bad)
+            continue
+        record = next(valid)
+        if record.index in duplicate_of:
+            yield _skip(record, Outcome.SKIPPED_DUPLICATE, f"duplicate of messages[{duplicate_of[record.index]}]")
+            continue
+        key = (record.channel_id, record.message_id)
+        yield _decide(merged[key], policy, template, settled_by.get(key))
 
 
 def hubspot_status_type(message: Mapping[str, Any]) -> str | None:

@@ -15,6 +15,7 @@ from airflow_provider_hubspot_channels.reconciliation import (
     Outcome,
     StalenessPolicy,
     hubspot_status_type,
+    iter_plan,
     outcome_after_lookup,
     plan,
 )
@@ -183,3 +184,19 @@ def test_hubspot_status_type_is_read_defensively() -> None:
     assert hubspot_status_type({"status": {"statusType": " sent "}}) == "SENT"
     assert hubspot_status_type({"status": {"statusType": ""}}) is None
     assert hubspot_status_type({}) is None
+
+
+def test_iter_plan_checks_the_batch_at_once_and_decides_one_row_at_a_time() -> None:
+    with pytest.raises(InvalidInputError):
+        iter_plan({"channel_id": 1234}, POLICY)  # raises before anything is taken from it
+    batch = [row("m"), row("bad", "2026-11-24T10:00:00"), row("m"), row("fresh", FRESH_AT)]
+    decisions = iter_plan(batch, POLICY)
+    first = next(decisions)
+    assert first.index == 0 and first.action is Action.MARK_FAILED and first.error_message
+    rest = list(decisions)
+    assert [(d.index, d.outcome) for d in rest] == [
+        (1, Outcome.INVALID),
+        (2, Outcome.SKIPPED_DUPLICATE),
+        (3, Outcome.SKIPPED_NOT_STALE),
+    ]
+    assert [first, *rest] == plan(batch, POLICY)
