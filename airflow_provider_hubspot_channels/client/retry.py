@@ -105,10 +105,11 @@ class RetryPolicy:
                 return None
             if retry_after is not None:
                 return retry_after
-            interval_ms = headers.get("X-HubSpot-RateLimit-Interval-Milliseconds")
-            if policy in POLICY_WINDOWS:
+            if policy == "SECONDLY":
                 return POLICY_WINDOWS[policy]
-            if interval_ms and interval_ms.isdigit():
+            # The rolling window's length as HubSpot states it for this account beats the policy's nominal name.
+            interval_ms = headers.get("X-HubSpot-RateLimit-Interval-Milliseconds")
+            if interval_ms and interval_ms.isdigit() and int(interval_ms) > 0:
                 return int(interval_ms) / 1000
             return POLICY_WINDOWS["TEN_SECONDLY_ROLLING"]
         if status == 423:
