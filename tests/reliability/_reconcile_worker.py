@@ -11,7 +11,12 @@ from datetime import datetime, timedelta
 
 def main(argv: list[str]) -> int:
     base_url, token, records_path, reference, report_path, concurrency = argv
-    conn = {"conn_type": "hubspot_channels", "host": base_url, "password": token, "extra": {"timeout": 5}}
+    conn = {
+        "conn_type": "hubspot_channels",
+        "host": base_url,
+        "password": token,
+        "extra": {"timeout": 5, "max_requests_per_10s": 10_000},
+    }
     os.environ["AIRFLOW_CONN_HUBSPOT_CHANNELS_DEFAULT"] = json.dumps(conn)
     from airflow_provider_hubspot_channels.operators.reconcile import ReconcileStaleMessagesOperator
 

@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 
 import pytest
 
+from airflow_provider_hubspot_channels.client.retry import RetryPolicy
 from airflow_provider_hubspot_channels.operators.errors import AirflowFailException
 from airflow_provider_hubspot_channels.simulator import HubSpotSimulator
 
@@ -163,6 +164,14 @@ def test_after_a_final_401_the_client_sends_nothing_more():
         assert len(settled_log(sim, expected=1)) == 1
 
 
+class QuickRetries(RetryPolicy):
+    """HubSpot's waits, shortened to a hundredth so that a test of what is retried does not sleep."""
+
+    def delay(self, **kwargs):  # type: ignore[no-untyped-def]
+        wait = super().delay(**kwargs)
+        return None if wait is None else wait / 100
+
+
 @pytest.mark.parametrize("fault", ["503_html", "reset", "429"])
 def test_a_token_endpoint_hiccup_after_an_expiry_is_retried(fault):
     # The access token expires early (401 EXPIRED_AUTHENTICATION); the refresh that follows meets a transient
@@ -176,6 +185,7 @@ def test_a_token_endpoint_hiccup_after_an_expiry_is_retried(fault):
         sim.expire_token(stale)
         client = HubSpotChannelsClient(
             config=ClientConfig(base_url=sim.base_url, timeout=5, max_retries=2),
+            retry_policy=QuickRetries(max_retries=2),
             access_token=stale,
             client_id=sim.client_id,
             client_secret=sim.client_secret,

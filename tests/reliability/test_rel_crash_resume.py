@@ -53,8 +53,8 @@ def wait_until(condition, timeout: float) -> bool:
 
 
 def test_sigkill_mid_batch_then_rerun_completes_without_double_writes(tmp_path):
-    # 100 ms per answer: the batch of ~70 stale messages takes a few seconds, long enough to kill it midway.
-    with HubSpotSimulator(seed=31, latency=0.1, rate_limit=None) as sim:
+    # 50 ms per answer: the batch of ~70 stale messages takes a few seconds, long enough to kill it midway.
+    with HubSpotSimulator(seed=31, latency=0.05, rate_limit=None) as sim:
         seed = sim.seed_scenario("reconciliation", 200, now=NOW)
         records = tmp_path / "records.jsonl"
         # Every row of this batch needs HubSpot (stale, or READ there), so every report row comes from a worker.
@@ -107,7 +107,7 @@ def test_sigkill_mid_batch_then_rerun_completes_without_double_writes(tmp_path):
 def test_on_kill_stops_a_running_batch_promptly(monkeypatch):
     with HubSpotSimulator(seed=32, latency=0.1, rate_limit=None) as sim:
         seed = sim.seed_scenario("reconciliation", 300, now=NOW)
-        use_connection(monkeypatch, sim, timeout=5, max_retries=2)
+        use_connection(monkeypatch, sim, timeout=5, max_retries=2, max_requests_per_10s=10_000)
         op = reconcile(seed.records, max_concurrency=CONCURRENCY)
         killed_at: list[float] = []
 

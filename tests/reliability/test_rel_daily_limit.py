@@ -22,7 +22,7 @@ CONCURRENCY = 4
 def test_daily_limit_stops_the_batch_at_once(monkeypatch, tmp_path, verify_status):
     with HubSpotSimulator(seed=3, daily_limit=DAILY_LIMIT, latency=0.005) as sim:
         seed = sim.seed_scenario("reconciliation", 300, now=NOW)
-        use_connection(monkeypatch, sim, timeout=2, max_retries=5)
+        use_connection(monkeypatch, sim, timeout=2, max_retries=5, max_requests_per_10s=10_000)
         report = tmp_path / "report.jsonl"
         op = reconcile(seed.records, max_concurrency=CONCURRENCY, report_path=str(report), verify_status=verify_status)
         with pytest.raises(AirflowFailException) as info:
