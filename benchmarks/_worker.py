@@ -231,7 +231,32 @@ def mode_overhead(args: dict[str, Any]) -> dict[str, Any]:
         ).json()
     floor_cpu = cpu_seconds() - floor0
     floor_session.close()
+
+    # The provider without HTTP: the same plan and run_plan with a client that only takes a budget slot and
+    # waits 0.5 ms (as if answered at once): planning, threads, futures, budget, outcomes, report rows.
+    from airflow_provider_hubspot_channels.client.rate_budget import RateBudget
+
+    class NoHttpClient:
+        def __init__(self) -> None:
+            self.budget = RateBudget(max_requests=100_000)
+
+        def get_message(self, channel_id: int | str, message_id: str) -> dict[str, Any]:
+            return {}
+
+        def update_message_status(
+            self, channel_id: int | str, message_id: str, status_type: str, error_message: str | None = None
+        ) -> dict[str, Any]:
+            self.budget.acquire()
+            time.sleep(0.0005)
+            self.budget.observe({})
+            return {}
+
+    mechanics0 = cpu_seconds()
+    decisions = plan(records, policy, DEFAULT_ERROR_MESSAGE_TEMPLATE)
+    run_plan(decisions, NoHttpClient(), report=RunReport(), sink=sink, verify_status=False, max_concurrency=concurrency)
+    mechanics_cpu = cpu_seconds() - mechanics0
     return {
+        "no_http_cpu_seconds": mechanics_cpu,
         "requests_loop_cpu_seconds": floor_cpu,
         "wall_seconds": wall,
         "user_seconds": usage1.ru_utime - usage0.ru_utime,

@@ -278,7 +278,7 @@ def scenario_1(results: Results, workers: Workers, tmp: Path, count: int) -> Non
                 eff >= 0.95 and (verify or stats["429"] == 0),
                 f"{stats.get('steady_ok_per_second', 0):.1f} req/s after the first 10 s window; whole run "
                 f"{stats.get('ok_per_second', 0):.1f} req/s = {100 * stats.get('efficiency', 0):.1f}% over "
-                f"{stats.get('span_seconds', 0):.1f} s (the first window's start-up burst lifts it); "
+                f"{stats.get('span_seconds', 0):.1f} s including the start-up burst; "
                 f"429s: {stats['429']}; most in any 10 s window: {stats.get('max_in_any_window')}; "
                 f"messages FAILED in HubSpot: {failed}/{count}",
             )
@@ -454,6 +454,7 @@ def scenario_4(results: Results, workers: Workers, tmp: Path, count: int, repeat
         provider_patches = out["counts"].get("marked_failed", 0)
         out["per_1000"] = out["cpu_seconds"] / provider_patches * 1000 if provider_patches else None
         out["requests_loop_per_1000"] = out["requests_loop_cpu_seconds"] / count * 1000
+        out["no_http_per_1000"] = out["no_http_cpu_seconds"] / count * 1000
         out["patches_answered_by_simulator"] = patches
         runs.append(out)
         print(
@@ -463,6 +464,7 @@ def scenario_4(results: Results, workers: Workers, tmp: Path, count: int, repeat
     median = ordered[len(ordered) // 2]
     per_1000 = median["per_1000"]
     floor = sorted(run["requests_loop_per_1000"] for run in runs)[len(runs) // 2]
+    mechanics = sorted(run["no_http_per_1000"] for run in runs)[len(runs) // 2]
     results.raw["4_overhead"] = {"runs": runs, "count": count, "max_concurrency": 4}
     results.add(
         Figure(
@@ -476,6 +478,18 @@ def scenario_4(results: Results, workers: Workers, tmp: Path, count: int, repeat
             f"{count / median['wall_seconds']:.0f}/s, max_concurrency=4; for reference, a plain sequential "
             f"requests.Session loop sending the same PATCHes in the same process costs {floor:.3f} s per 1,000 "
             "(the HTTP stack is most of the cost)",
+        )
+    )
+    results.add(
+        Figure(
+            "4 overhead",
+            "the provider's own CPU seconds per 1,000 messages without HTTP, median",
+            mechanics,
+            "s",
+            "(part of the figure above)",
+            None,
+            "plan, worker threads and futures, rate budget, outcomes and report rows, with a client that takes a "
+            "budget slot and answers after 0.5 ms",
         )
     )
 
@@ -612,8 +626,8 @@ def chart(results: Results, path: Path) -> None:
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("seconds since the first request")
         ax.set_ylabel("requests per second")
-        ax.set_ylim(0, max(max(bottom), limit_rate) * 1.25)
-        ax.legend(fontsize=7, loc="lower right", ncol=3)
+        ax.set_ylim(0, max(max(bottom), limit_rate) * 1.45)
+        ax.legend(fontsize=7, loc="upper right", ncol=3)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -653,6 +667,12 @@ def results_md(results: Results, info: dict[str, Any], command: str, sizing: dic
         verdict = {True: "yes", False: "**no**", None: "-"}[f.met]
         lines.append(f"| {f.scenario} | {f.name} | {value} | {f.target} | {verdict} | {f.note} |")
     lines += ["", "![requests per second against the limit](efficiency.png)", ""]
+    lines += CHART
+    notes = [text for f in missed for key, text in NOT_MET.items() if f.name.startswith(key)]
+    if notes:
+        lines += ["## Targets not met: why, and what would meet them", ""]
+        lines += [f"* {text}" for text in dict.fromkeys(notes)]
+        lines += [""]
     if sizing:
         lines += ["## Sizing (for the README)", ""]
         lines += sizing_text(sizing)
@@ -675,16 +695,62 @@ def sizing_text(sizing: dict[str, Any]) -> list[str]:
         if row:
             out.append(
                 f"| `{verify}` | {per} | {100 * row['efficiency']:.1f}% | {row['messages_per_hour']:,.0f} | "
-                f"{row['minutes_for_10000']:.0f} min |"
+                f"{row['minutes_for_10000']:.1f} min |"
             )
     out += [
         "",
+        "The budget keeps the same 2% margin at 110 per 10 s (2 requests), so the measured share carries over. "
         "These are ceilings for an account the provider has to itself. The live integration's requests count "
         "against the same limit: the provider measures them from HubSpot's headers and leaves them room, so subtract "
         "its rate (or set `budget_share`). Several reconciliation tasks at once share the limit; they do not add up "
         "to more.",
     ]
     return out
+
+
+CHART = [
+    "Reading the chart: bars are requests per second by arrival at the simulator, the black line is the account's "
+    "trailing 10 s window divided by 10 (what HubSpot enforces), the red line the limit. One operator starts with a "
+    "burst of a tenth of the limit, then paces at the limit less a 2% margin; its window fills just before 10 s, "
+    "so it waits a moment while its first burst leaves the window, and the burst does not come back. Four operators "
+    "started together each believe the account is theirs: they fill the first window in under 2 s, then wait until "
+    "their own requests leave it (no 429: the guard on `Remaining` holds them). In each later window that "
+    "start-up burst comes back smaller and more spread out as their limits settle on shares of the account; over "
+    "this 40 s run it is still settling (the trailing window dips twice, at about 12 s and 24 s), which is why the "
+    "shared account reaches about 98% over the whole run rather than the single operator's steady 98% from the "
+    "second window on.",
+    "",
+]
+
+
+NOT_MET = {
+    "mapped HttpOperator": "**Scenario 3, mapped HttpOperator.** The provider's time here is set by its own rate "
+    "budget, not by its overhead: it sends a burst of a tenth of the limit (100 requests) and then paces at the "
+    "limit (100 per second), so 300 PATCHes take about 2 s although this simulated account would accept all 300 "
+    "at once (a sender bound only by 16 threads at 50 ms would need about 1 s). Pacing is deliberate: it is what "
+    "lets several workers on one account see each other in the headers before the window is full (scenario 2). "
+    "In an offline model of the budget, a burst of 30% of the limit instead of 10% brought 429s back (four workers "
+    "at HubSpot's real 110 per 10 s: 1.4% instead of 0%; eight workers: 2-3% instead of 0%). `dag.test()` is the "
+    "mapped HttpOperator's best case (about 0.11 s per task, all in one process); under a scheduler every mapped "
+    "task instance costs far more. At HubSpot's real limit both are bound by the limit for any batch over 110 "
+    "messages, except that the HttpOperator has no budget and meets 429s.",
+    "client CPU seconds": "**Scenario 4, overhead.** Almost all of the CPU time is the HTTP stack, not the "
+    "provider: a plain sequential `requests.Session` loop sending the same PATCHes in the same process costs "
+    "about 0.55-0.6 s per 1,000 on this machine (raw `http.client`: about 0.08 s), while the provider without "
+    "HTTP costs about 0.1 s per 1,000 (both in the table). The client already reads proxy and CA settings once "
+    "instead of on every request (`trust_env`, commit bd7c5fe); in a sequential profile its `get_channel` costs "
+    "0.41 s per 1,000 against 0.38 s for a bare `requests` GET, and the thread count makes no measurable "
+    "difference (1 and 4 threads both 0.7-0.76 s). Meeting 0.5 s needs a lighter HTTP layer in the client "
+    "(urllib3's connection pool directly, or `http.client` with a small pool of keep-alive connections), "
+    "not a change to the reconciliation.",
+    "peak RSS growth": "**Scenario 5, memory.** The report is streamed (it adds no memory, see the row above); "
+    "the growth is the plan: `reconciliation/decisions.py` `plan()` (line 94) returns a list of 100,000 "
+    "`Decision`s, each with its parsed record and its formatted error message; tracemalloc puts the plan alone at "
+    "94 MiB (error messages 27 MiB, records and decisions the rest). Fix (domain and operator, not benchmark "
+    "code): keep only the dedup index from a first pass and yield decisions lazily, formatting the error message "
+    "when the runner acts on the row; the operator logs the batch length instead of `len(decisions)` "
+    "(`operators/reconcile.py` line 192).",
+}
 
 
 METHOD = [
@@ -730,12 +796,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--s4-count", type=int, default=3000)
     parser.add_argument("--s5-count", type=int, default=100_000)
     parser.add_argument("--out", default=str(HERE), help="where to write RESULTS.md, results.json, efficiency.png")
+    parser.add_argument(
+        "--render-only", action="store_true", help="rewrite RESULTS.md from results.json without running anything"
+    )
     args = parser.parse_args(argv)
+    out = Path(args.out)
+    if args.render_only:
+        saved = json.loads((out / "results.json").read_text())
+        rendered = Results(figures=[Figure(**f) for f in saved["figures"]], raw=saved["raw"])
+        (out / "RESULTS.md").write_text(results_md(rendered, saved["machine"], saved["command"], saved["sizing"]))
+        return 0
     only = {s.strip() for s in args.only.split(",") if s.strip()}
     command = "make bench  (= .venv/bin/python benchmarks/run.py" + (
         f" {' '.join(argv if argv is not None else sys.argv[1:])})" if (argv or sys.argv[1:]) else ")"
     )
-    out = Path(args.out)
     tmp = Path(tempfile.mkdtemp(prefix="hubspot-bench-"))
     results = Results()
     started = time.monotonic()
