@@ -123,9 +123,13 @@ class RateBudget:
     def _refill(self, now: float) -> None:
         elapsed = max(0.0, now - self._refilled_at)
         self._refilled_at = now
+        tokens = self._tokens + elapsed * self._limit / self._interval
         if len(self._sent) >= self._window_limit() or self._credit() <= self._threshold:
-            return  # the window is full: idle time here must not build a burst that repeats one window later
-        self._tokens = min(self._burst(), self._tokens + elapsed * self._limit / self._interval)
+            # The window is full: the next request may go as soon as there is room (no pacing time is lost), but
+            # waiting here must not build a burst that would repeat one window later.
+            self._tokens = min(tokens, max(self._tokens, 1.0))
+        else:
+            self._tokens = min(tokens, self._burst())
 
     def _credit(self) -> float:
         """A lower bound of what the account has left in its window, from the last answer (inf before any)."""
