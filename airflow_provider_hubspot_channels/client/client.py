@@ -92,6 +92,7 @@ class HubSpotChannelsClient:
     ) -> None:
         self.config = config or ClientConfig()
         self._stop = threading.Event()
+        self._local = threading.local()  # per thread: what the last call went through
         # An answer that every later call would get too (429 DAILY, a final 401, 403 MISSING_SCOPES per method):
         # later calls raise it again without a request, so threads in flight cannot storm HubSpot with them.
         self._refusals: dict[str, ErrorDetails] = {}
@@ -144,6 +145,14 @@ class HubSpotChannelsClient:
         self._stop.set()
         self.budget.stop()
 
+    def unanswered_attempts(self) -> int:
+        """Attempts of this thread's last call that got no answer (reset, timeout) before it was sent again.
+
+        After a successful write with such attempts, HubSpot may have applied the write more than once (with the
+        same value: status updates are idempotent by value, but HubSpot keeps no idempotency key).
+        """
+        return int(getattr(self._local, "unanswered", 0))
+
     def authenticate(self) -> None:
         """Obtain an access token now (an OAuth refresh when configured) without calling the API."""
         self._auth.token()
@@ -193,6 +202,7 @@ class HubSpotChannelsClient:
         retries = 0
         waited = 0.0
         expiry_refreshes = 0
+        self._local.unanswered = 0
         while True:
             if self._stop.is_set():
                 raise ClientStoppedError(f"{method} {path} not sent: the client was stopped")
@@ -221,6 +231,8 @@ class HubSpotChannelsClient:
             except (requests.ConnectionError, requests.Timeout, HubSpotConnectionError) as exc:
                 # Only the exception type: requests' messages can contain the URL, never a token, but keep it short.
                 reason = type(exc).__name__
+                if not isinstance(exc, HubSpotConnectionError):  # the API request itself may have been processed
+                    self._local.unanswered += 1
             else:
                 headers = response.headers
                 self.budget.observe(headers)

@@ -214,6 +214,10 @@ class HubSpotChannelsHook(BaseHook):
         """
         return self.client.update_message_status(channel_id, message_id, status_type, error_message)
 
+    def unanswered_attempts(self) -> int:
+        """See :meth:`HubSpotChannelsClient.unanswered_attempts` (0 before the client is built)."""
+        return self.client.unanswered_attempts() if "client" in self.__dict__ else 0
+
     def publish_message(self, channel_id: int | str, **message: Any) -> dict[str, Any]:
         """See :meth:`HubSpotChannelsClient.publish_message` for the keyword arguments.
 

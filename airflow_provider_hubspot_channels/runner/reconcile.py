@@ -55,6 +55,10 @@ BATCH_STOPPING_ERRORS = (
 )
 
 
+#: Added to the reason of a message whose PATCH was sent again after an attempt got no answer.
+REPEATED_WRITE_NOTE = (
+    "the PATCH was sent again after an attempt got no answer, so HubSpot may have recorded FAILED twice (same text)"
+)
 #: Errors that mean HubSpot did not answer usefully through every retry (hung, down, or failing).
 NO_ANSWER_ERRORS = (HubSpotConnectionError, HubSpotRetriesExhaustedError)
 #: This many messages in a row ending in :data:`NO_ANSWER_ERRORS` stop the batch: HubSpot is down or hung, and
@@ -148,10 +152,14 @@ def _attempt(decision: Decision, client: MessageStatusClient, *, verify_status: 
             )
         attempts += 1
         client.update_message_status(channel_id, message_id, "FAILED", decision.error_message)
+        reason = decision.reason
+        unanswered = getattr(client, "unanswered_attempts", None)
+        if callable(unanswered) and unanswered():
+            reason += f"; {REPEATED_WRITE_NOTE}"
         return _outcome(
             decision,
             Outcome.MARKED_FAILED,
-            decision.reason,
+            reason,
             error_message=decision.error_message,
             hubspot_status_before=before,
             attempts=attempts,

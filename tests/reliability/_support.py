@@ -85,15 +85,17 @@ def final_state(sim: HubSpotSimulator, seed: ScenarioSeed) -> dict[str, str | No
     return states
 
 
-def check_invariants(sim: HubSpotSimulator, seed: ScenarioSeed) -> dict[str, int]:
+def check_invariants(sim: HubSpotSimulator, seed: ScenarioSeed) -> dict[str, Any]:
     """Assert the reconciliation's promises on the simulator's record and return what it wrote.
 
     Every stale message is FAILED, no READ was overwritten, nothing that is not stale was written.
     Returns ``messages_failed_by_api`` (messages with an accepted FAILED written by PATCH) and
-    ``duplicate_writes`` (messages written more than once, e.g. a PATCH retried after its answer was lost).
+    ``duplicate_writes`` (messages written more than once, e.g. a PATCH retried after its answer was lost) and
+    their ids in ``duplicate_ids``.
     """
     failed_by_api = 0
     duplicates = 0
+    duplicate_ids: set[str] = set()
     for record in seed.records:
         message_id = record["message_id"]
         cls = seed.expected[message_id]
@@ -110,7 +112,9 @@ def check_invariants(sim: HubSpotSimulator, seed: ScenarioSeed) -> dict[str, int
         if writes:
             failed_by_api += 1
             duplicates += len(writes) > 1
-    return {"messages_failed_by_api": failed_by_api, "duplicate_writes": duplicates}
+        if len(writes) > 1:
+            duplicate_ids.add(message_id)
+    return {"messages_failed_by_api": failed_by_api, "duplicate_writes": duplicates, "duplicate_ids": duplicate_ids}
 
 
 def fault_counts(sim: HubSpotSimulator) -> Counter[str]:
