@@ -78,7 +78,7 @@ $(BENCH_STAMP): $(STAMP) pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test,bench]"
 	touch $(BENCH_STAMP)
 
-# Benchmarks against the bundled simulator (issue 6), not part of `make test`: about 5 minutes on 2 cores.
+# Benchmarks against the bundled simulator (issue 6), not part of `make test`: about 6 minutes on 2 cores.
 # Writes benchmarks/RESULTS.md, benchmarks/results.json and benchmarks/efficiency.png.
 bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/run.py
