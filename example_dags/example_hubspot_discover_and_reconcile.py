@@ -1,8 +1,15 @@
 """Discovery mode, for integrators without a store of their own: find outgoing messages in HubSpot, then reconcile.
 
-Every hour, the Inbox API lists the channel's outgoing messages created in the run's data interval; their
-status comes from HubSpot (no status yet = pending). The batches fan out to mapped reconciliation tasks (at most
-1,024 batches, Airflow's map limit). Needs scopes ``conversations.read`` and ``conversations.custom_channels.*``.
+Every hour, the Inbox API lists the channel's outgoing messages; their status comes from HubSpot (no status yet =
+pending). The batches fan out to mapped reconciliation tasks (at most 1,024 batches, Airflow's map limit). Needs
+scopes ``conversations.read`` and ``conversations.custom_channels.*``.
+
+Each run handles the messages whose SLA ran out inside its data interval: those created in
+``[data_interval_start - SLA, data_interval_end - SLA)`` (the discovery window includes its start and excludes its
+end). Consecutive intervals therefore cover every message exactly once, and each run judges staleness at its own
+``data_interval_end``, when every message of its window is past its SLA. Listing the data interval itself would
+miss the messages created in its last SLA-length stretch: still fresh in this run, and outside the next run's
+window (a quarter of them with a 15-minute SLA and hourly runs).
 """
 
 from __future__ import annotations
@@ -40,6 +47,9 @@ def example_hubspot_discover_and_reconcile() -> None:
         task_id="discover",
         inbox_id="{{ params.inbox_id }}",
         channel_id="{{ params.channel_id }}",
+        # The window whose SLA deadlines fall in the data interval: see the module docstring.
+        window_start="{{ (data_interval_start - macros.timedelta(minutes=params.stale_after_minutes)).isoformat() }}",
+        window_end="{{ (data_interval_end - macros.timedelta(minutes=params.stale_after_minutes)).isoformat() }}",
         batch_size=500,
     )
     ReconcileStaleMessagesOperator.partial(

@@ -122,21 +122,49 @@ def test_backfill_dag_handles_exactly_its_window(airflow_db, simulator, hubspot_
     assert marked == {"before": None, "first": None, "inside": "FAILED", "last": "FAILED", "after": None}
 
 
-def test_discovery_dag_finds_and_reconciles(airflow_db, simulator, hubspot_conn):
-    logical = datetime(2026, 11, 24, 10, 0, tzinfo=timezone.utc)
-    simulator.add_message(1001, "disc-stale", created_at=(logical + timedelta(minutes=5)).isoformat())
-    simulator.add_message(
-        1001, "disc-read", created_at=(logical + timedelta(minutes=6)).isoformat(), status_type="READ"
+def marked_failed_by_api(simulator, message_id):
+    """How many times the reconciliation set FAILED on a message through the API."""
+    return sum(
+        1
+        for change in simulator.status_history(1001, message_id)
+        if change["source"] == "api" and change["statusType"] == "FAILED" and change["accepted"]
     )
-    simulator.add_message(1001, "disc-fresh", created_at=(logical + timedelta(minutes=55)).isoformat())
-    simulator.add_message(1001, "disc-old", created_at=(logical - timedelta(minutes=30)).isoformat())
-    conf = {"inbox_id": DEFAULT_INBOX_ID, "channel_id": 1001}
-    dag_run = get_dag("example_hubspot_discover_and_reconcile").test(
-        logical_date=logical + timedelta(hours=1), run_conf=conf
-    )
-    assert dag_run.state == "success", task_states(dag_run)
-    assert dag_run.data_interval_start == logical
-    assert simulator.get_message(1001, "disc-stale")["status"]["statusType"] == "FAILED"
-    assert simulator.get_message(1001, "disc-read")["status"]["statusType"] == "READ"
-    assert "status" not in simulator.get_message(1001, "disc-fresh")
-    assert "status" not in simulator.get_message(1001, "disc-old")
+
+
+def test_discovery_dag_covers_consecutive_windows_exactly_once(airflow_db, simulator, hubspot_conn):
+    start = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
+    middle, end = start + timedelta(hours=1), start + timedelta(hours=2)
+    # Two hourly runs, [10:00, 11:00) then [11:00, 12:00), with a 15-minute SLA: each run lists the messages created
+    # in [start - 15 min, end - 15 min), so together they handle exactly those whose SLA deadline (created + 15 min)
+    # falls in [10:00, 12:00).
+    messages = {
+        # message id: (created at, status in HubSpot, FAILED by the two runs)
+        "before": (start - timedelta(minutes=16), None, False),  # deadline 09:59: the run before
+        "first": (start - timedelta(minutes=15), None, True),  # deadline 10:00 (the first window's start)
+        "early": (start + timedelta(minutes=5), None, True),
+        "early-read": (start + timedelta(minutes=6), "READ", False),
+        "mid-first": (start + timedelta(minutes=44), None, True),
+        "tail-edge": (middle - timedelta(minutes=15), None, True),  # deadline 11:00: the second run's window start
+        "tail": (middle - timedelta(minutes=10), None, True),  # fresh at 11:00, missed when listing the interval
+        "tail-read": (middle - timedelta(minutes=8), "READ", False),
+        "tail-last": (middle - timedelta(seconds=1), None, True),
+        "boundary": (middle, None, True),  # exactly on the intervals' boundary
+        "mid-second": (middle + timedelta(minutes=30), None, True),
+        "late-last": (end - timedelta(minutes=15, seconds=1), None, True),
+        "late-edge": (end - timedelta(minutes=15), None, False),  # deadline 12:00: the run after
+        "late": (end - timedelta(minutes=5), None, False),
+    }
+    for message_id, (created, hubspot, _) in messages.items():
+        simulator.add_message(1001, message_id, created_at=created.isoformat(), status_type=hubspot)
+    dag = get_dag("example_hubspot_discover_and_reconcile")
+    conf = {"inbox_id": DEFAULT_INBOX_ID, "channel_id": 1001, "stale_after_minutes": 15}
+    # dag.test() infers a manual run's data interval as the one ending at the given time
+    for interval_end in (middle, end):
+        dag_run = dag.test(logical_date=interval_end, run_conf=conf)
+        assert dag_run.state == "success", task_states(dag_run)
+        assert dag_run.data_interval_end == interval_end
+        assert dag_run.data_interval_start == interval_end - timedelta(hours=1)
+    for message_id, (_, hubspot, failed) in messages.items():
+        status = (simulator.get_message(1001, message_id).get("status") or {}).get("statusType")
+        assert status == ("FAILED" if failed else hubspot), message_id
+        assert marked_failed_by_api(simulator, message_id) == (1 if failed else 0), message_id
