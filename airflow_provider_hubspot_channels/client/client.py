@@ -54,6 +54,17 @@ USER_AGENT = "airflow-provider-hubspot-channels"
 MAX_EXPIRY_REFRESHES = 2
 
 
+#: Transport failures that mean "no (complete) answer": retried like a lost answer. A body cut off mid-stream or
+#: undecodable is as good as no answer.
+NO_ANSWER: tuple[type[Exception], ...] = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+    HubSpotConnectionError,  # the token endpoint did not answer
+)
+
+
 class ClientStoppedError(HubSpotChannelsError):
     """The client was stopped (task killed) while a call waited or retried."""
 
@@ -228,11 +239,16 @@ class HubSpotChannelsClient:
                 if is_refusal(exc.details):
                     raise
                 details, reason = exc.details, str(exc)
-            except (requests.ConnectionError, requests.Timeout, HubSpotConnectionError) as exc:
+            except NO_ANSWER as exc:
                 # Only the exception type: requests' messages can contain the URL, never a token, but keep it short.
                 reason = type(exc).__name__
-                if not isinstance(exc, HubSpotConnectionError):  # the API request itself may have been processed
-                    self._local.unanswered += 1
+                if not isinstance(exc, (HubSpotConnectionError, requests.ConnectTimeout)):
+                    self._local.unanswered += 1  # the request went out; HubSpot may have processed it
+            except requests.RequestException as exc:
+                # Not a network failure (an invalid URL, too many redirects, ...): retrying cannot help.
+                raise HubSpotConnectionError(
+                    method=method, path=path, attempts=retries + 1, reason=type(exc).__name__
+                ) from None
             else:
                 headers = response.headers
                 self.budget.observe(headers)

@@ -103,22 +103,6 @@ def _outcome(decision: Decision, outcome: Outcome, reason: str, **fields: Any) -
     )
 
 
-def act_on(decision: Decision, client: MessageStatusClient, *, verify_status: bool, dry_run: bool) -> MessageOutcome:
-    """Carry out one MARK_FAILED decision: look up (optional), then PATCH (unless dry run).
-
-    Client errors that stop the whole batch are raised; others become an ``error`` outcome.
-
-    :param decision: a decision with action MARK_FAILED.
-    :param client: the HubSpot client.
-    :param verify_status: GET first and leave READ/FAILED messages alone.
-    :param dry_run: decide and look up, but send no PATCH.
-    """
-    try:
-        return _attempt(decision, client, verify_status=verify_status, dry_run=dry_run)
-    except NO_ANSWER_ERRORS as exc:
-        return _error_outcome(decision, exc)
-
-
 def _error_outcome(decision: Decision, exc: HubSpotChannelsError) -> MessageOutcome:
     correlation = exc.correlation_id if isinstance(exc, HubSpotApiError) else None
     attempts = getattr(exc, "attempts", 0)
@@ -126,7 +110,11 @@ def _error_outcome(decision: Decision, exc: HubSpotChannelsError) -> MessageOutc
 
 
 def _attempt(decision: Decision, client: MessageStatusClient, *, verify_status: bool, dry_run: bool) -> MessageOutcome:
-    """:func:`act_on`, except that errors of :data:`NO_ANSWER_ERRORS` are raised for the caller to count."""
+    """Carry out one MARK_FAILED decision: look up (optional), then PATCH (unless dry run).
+
+    Batch-stopping errors and :data:`NO_ANSWER_ERRORS` are raised for the caller to handle; other client errors
+    become an ``error`` outcome.
+    """
     assert decision.record is not None and decision.error_message is not None
     channel_id, message_id = decision.record.channel_id, decision.record.message_id
     before: str | None = None
@@ -227,6 +215,9 @@ def run_plan(
                 record(
                     _outcome(decision, Outcome.NOT_ATTEMPTED, stopped_reason or str(exc), correlation_id=correlation)
                 )
+            except Exception as exc:
+                # Whatever went wrong, the message gets its row and the batch goes on: an outcome is never lost.
+                record(_outcome(decision, Outcome.ERROR, f"unexpected {type(exc).__name__}: {exc}"))
 
     def act_unless_stopped(decision: Decision) -> MessageOutcome:
         nonlocal stopped_reason
