@@ -2,10 +2,15 @@
 
 The example DAGs and ``make demo`` use it; in production, read your bridge's real store the same way.
 
-The bridge inserts a row when HubSpot's ``OUTGOING_CHANNEL_MESSAGE_CREATED`` webhook arrives, and sets
-``delivery_status`` when the carrier's delivery receipt comes (``delivered``, ``read``, ``failed``). Rows still
-``pending`` are what the reconciliation DAGs check. Replace this module with your own store: the DAGs need only
+The bridge inserts a row when HubSpot's ``OUTGOING_CHANNEL_MESSAGE_CREATED`` webhook arrives
+(:func:`insert_records`), and sets ``delivery_status`` when the carrier's delivery receipt comes
+(:func:`record_receipt`: ``delivered``, ``read``, ``failed``). Rows still ``pending`` and not yet settled by a
+reconciliation are what the reconciliation DAGs check. Replace this module with your own store: the DAGs need only
 ``load_pending`` (rows in, as plain dicts) and ``record_outcomes`` (the JSON Lines report out).
+
+HubSpot delivers webhooks at least once, so the same message can arrive again, long after its receipt or its
+reconciliation. An insert therefore never touches an existing row: a redelivered webhook must not turn a delivered
+or reconciled message back into a pending one (which the next run would then mark FAILED).
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ CREATE TABLE IF NOT EXISTS outgoing_messages (
     delivery_status TEXT    NOT NULL DEFAULT 'pending',
     recipient       TEXT,
     carrier_error   TEXT,
-    reconciled_at   TEXT,              -- set when a reconciliation marked the message FAILED in HubSpot
+    reconciled_at   TEXT,              -- set when a reconciliation settled it (see record_outcomes)
     PRIMARY KEY (channel_id, message_id)
 )
 """
@@ -46,8 +51,16 @@ def connect(path: str | Path) -> sqlite3.Connection:
     return db
 
 
+#: The statuses a carrier's receipt can report.
+RECEIPT_STATUSES = frozenset({"delivered", "read", "failed"})
+
+
 def insert_records(path: str | Path, records: Iterable[Mapping[str, Any]]) -> int:
-    """Insert webhook records (as the bridge would); returns how many rows were written.
+    """Insert webhook records (as the bridge would); returns how many new rows were written.
+
+    A message already in the store (same ``channel_id`` and ``message_id``) is left exactly as it is: webhooks are
+    delivered at least once, and a redelivery must not reset its receipt or its reconciliation. Receipts go
+    through :func:`record_receipt`.
 
     :param path: the SQLite file.
     :param records: dicts with channel_id, message_id, created_at, delivery_status and optional context.
@@ -64,12 +77,44 @@ def insert_records(path: str | Path, records: Iterable[Mapping[str, Any]]) -> in
         for r in records
     ]
     with closing(connect(path)) as db, db:
+        before = db.total_changes
         db.executemany(
-            "INSERT OR REPLACE INTO outgoing_messages "
-            "(channel_id, message_id, created_at, delivery_status, recipient, carrier_error) VALUES (?,?,?,?,?,?)",
+            "INSERT INTO outgoing_messages "
+            "(channel_id, message_id, created_at, delivery_status, recipient, carrier_error) VALUES (?,?,?,?,?,?) "
+            "ON CONFLICT(channel_id, message_id) DO NOTHING",
             rows,
         )
-    return len(rows)
+        return db.total_changes - before
+
+
+def record_receipt(
+    path: str | Path,
+    channel_id: int,
+    message_id: str,
+    delivery_status: str,
+    carrier_error: str | None = None,
+) -> bool:
+    """Record a carrier's delivery receipt (as the bridge would); returns whether the message was in the store.
+
+    Updates only: a receipt for a message the store does not know inserts nothing (its webhook has not arrived,
+    and without it there is no ``created_at``). ``reconciled_at`` is kept, so a late receipt for a message a
+    reconciliation already marked FAILED still shows that HubSpot was told so.
+
+    :param path: the SQLite file.
+    :param channel_id: the custom channel.
+    :param message_id: the message the receipt is for.
+    :param delivery_status: ``delivered``, ``read`` or ``failed``.
+    :param carrier_error: the carrier's error text for a ``failed`` receipt, if any (replaces any earlier one).
+    """
+    if delivery_status not in RECEIPT_STATUSES:
+        raise ValueError(f"delivery_status must be one of {sorted(RECEIPT_STATUSES)}, not {delivery_status!r}")
+    with closing(connect(path)) as db, db:
+        cursor = db.execute(
+            "UPDATE outgoing_messages SET delivery_status = ?, carrier_error = ? "
+            "WHERE channel_id = ? AND message_id = ?",
+            (delivery_status, carrier_error, int(channel_id), str(message_id)),
+        )
+        return cursor.rowcount > 0
 
 
 def _iso(value: datetime) -> str:
@@ -87,18 +132,19 @@ def load_pending(
     """Rows still waiting for a receipt and not yet reconciled, oldest first.
 
     :param path: the SQLite file.
-    :param created_after: lower bound (exclusive) of ``created_at``, if any.
-    :param created_at_or_before: upper bound (inclusive) of ``created_at``.
+    :param created_after: lower bound (exclusive) of ``created_at``, if any; an aware datetime.
+    :param created_at_or_before: upper bound (inclusive) of ``created_at``; an aware datetime.
     :param channel_id: only this channel, if given.
     """
     query = (
         "SELECT channel_id, message_id, created_at, delivery_status, recipient, carrier_error "
         "FROM outgoing_messages WHERE delivery_status = 'pending' AND reconciled_at IS NULL AND created_at <= ?"
     )
-    args: list[Any] = [_iso(created_at_or_before)]
+    # parse_timestamp refuses naive datetimes, which astimezone() would silently read as the machine's local time.
+    args: list[Any] = [_iso(parse_timestamp(created_at_or_before, field="created_at_or_before"))]
     if created_after is not None:
         query += " AND created_at > ?"
-        args.append(_iso(created_after))
+        args.append(_iso(parse_timestamp(created_after, field="created_after")))
     if channel_id is not None:
         query += " AND channel_id = ?"
         args.append(int(channel_id))
@@ -108,15 +154,22 @@ def load_pending(
 
 
 def record_outcomes(path: str | Path, report_path: str | Path) -> dict[str, int]:
-    """Write a reconciliation's outcomes back: messages marked FAILED become ``failed`` and get ``reconciled_at``.
+    """Write a reconciliation's outcomes back: settled messages get ``reconciled_at`` and are not loaded again.
 
-    Messages HubSpot already showed READ or FAILED are settled too, so the next run does not look at them again.
+    * ``marked_failed``: ``delivery_status`` becomes ``failed``.
+    * ``skipped_terminal_in_hubspot`` (HubSpot already showed READ or FAILED): ``delivery_status`` is kept.
+    * ``not_found`` (HubSpot does not know the message): ``delivery_status`` is kept (``pending``). Retrying would
+      cost one GET per run for every such message, for ever; find them later with
+      ``delivery_status = 'pending' AND reconciled_at IS NOT NULL``.
+
+    Every other outcome (not stale yet, dry run, errors, ...) leaves the row as it is, for the next run.
+    Returns how many rows of each settled outcome the report had.
 
     :param path: the SQLite file.
     :param report_path: the operator's JSON Lines report.
     """
-    settled = {"marked_failed": "failed", "skipped_terminal_in_hubspot": None}
-    counts = {"marked_failed": 0, "skipped_terminal_in_hubspot": 0}
+    settled = {"marked_failed": "failed", "skipped_terminal_in_hubspot": None, "not_found": None}
+    counts = dict.fromkeys(settled, 0)
     now = _iso(datetime.now(timezone.utc))
     with closing(connect(path)) as db, db, open(report_path, encoding="utf-8") as report:
         for line in report:

@@ -93,7 +93,8 @@ def test_scheduled_reconcile_dag_marks_stale_and_writes_back(airflow_db, simulat
         }
     assert rows["stale-1"][0] == "failed" and rows["stale-1"][1]
     assert rows["stale-read"][1] and rows["fresh-1"] == ("pending", None)
-    assert rows["ghost-1"] == ("pending", None)
+    # unknown to HubSpot: settled (not looked up again every run), its delivery status kept
+    assert rows["ghost-1"][0] == "pending" and rows["ghost-1"][1]
 
 
 def test_backfill_dag_handles_exactly_its_window(airflow_db, simulator, hubspot_conn, fresh_store):
