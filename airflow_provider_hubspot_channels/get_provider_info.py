@@ -69,7 +69,7 @@ UI_FIELD_BEHAVIOUR: dict[str, Any] = {
     "relabeling": {"host": "HubSpot API base URL", "password": "Access token"},
     "placeholders": {
         "host": "https://api.hubapi.com",
-        "password": "OAuth access token (or leave empty with OAuth refresh)",
+        "password": "A static access token (ignored when OAuth refresh is configured)",
         "client_id": "e.g. 5f2a...-...",
         "channel_id": "e.g. 1001",
     },

@@ -6,6 +6,7 @@ arguments. Nothing happens in ``__init__`` (DAG parsing runs constructors); the 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -96,7 +97,9 @@ def settings_from_connection(
     channel = _extra(extras, "channel_id")
     return ConnectionSettings(
         config=config,
-        access_token=token,
+        # With OAuth refresh the password is ignored: an old token there (e.g. from a previous install) would be
+        # trusted until HubSpot refused it, and a 401 is not the signal to refresh; a fresh token costs one request.
+        access_token=None if given else token,
         client_id=oauth["client_id"],
         client_secret=oauth["client_secret"],
         refresh_token=oauth["refresh_token"],
@@ -164,7 +167,7 @@ class HubSpotChannelsHook(BaseHook):
             raise InvalidInputError(
                 f"connection '{self.hubspot_conn_id}' field {exc.field}", exc.problem, exc.fix
             ) from None
-        for secret in (settings.access_token, settings.client_secret, settings.refresh_token):
+        for secret in (conn.password, settings.client_secret, settings.refresh_token):
             if secret:
                 mask_secret(secret)
         return settings
@@ -173,8 +176,11 @@ class HubSpotChannelsHook(BaseHook):
     def client(self) -> HubSpotChannelsClient:
         """The HubSpot client, built on first use from the Connection."""
         settings = self.connection_settings()
+        return self._client_for(settings, settings.config)
+
+    def _client_for(self, settings: ConnectionSettings, config: ClientConfig) -> HubSpotChannelsClient:
         return HubSpotChannelsClient(
-            config=settings.config,
+            config=config,
             access_token=settings.access_token,
             client_id=settings.client_id,
             client_secret=settings.client_secret,
@@ -244,10 +250,18 @@ class HubSpotChannelsHook(BaseHook):
         return self.client.iter_thread_messages(thread_id)
 
     def test_connection(self) -> tuple[bool, str]:
-        """One cheap authenticated call: read the connection's test channel; never raises."""
+        """One cheap authenticated call: read the connection's test channel; never raises.
+
+        Its own client has no retries and a timeout of at most 10 s, so the answer comes well within Airflow's
+        60 s limit for connection tests, whatever the task settings are.
+        """
+        client: HubSpotChannelsClient | None = None
         try:
             settings = self.connection_settings()
-            client = self.client
+            config = dataclasses.replace(
+                settings.config, max_retries=0, max_retry_wait=0, timeout=min(settings.config.timeout, 10.0)
+            )
+            client = self._client_for(settings, config)
             if settings.channel_id is None:
                 if settings.client_id:
                     client.authenticate()
@@ -264,8 +278,8 @@ class HubSpotChannelsHook(BaseHook):
             # The test button must answer, never crash the worker; the type tells what kind of failure it was.
             return False, f"{type(exc).__name__}: {exc}"
         finally:
-            if "client" in self.__dict__:
-                self.client.close()
+            if client is not None:
+                client.close()
 
     def close(self) -> None:
         """Close the client's pooled connections, if a client was built."""

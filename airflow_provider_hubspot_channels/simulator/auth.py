@@ -136,6 +136,12 @@ class TokenStore:
         with self._lock:
             self._access[token].expires_at = time.time() - 1.0
 
+    def expire_all(self) -> None:
+        """Make every access token issued so far expired (HubSpot ending tokens early, e.g. after a reinstall)."""
+        with self._lock:
+            for access in self._access.values():
+                access.expires_at = time.time() - 1.0
+
     def revoke_refresh(self, token: str) -> None:
         """Revoke a refresh token.
 

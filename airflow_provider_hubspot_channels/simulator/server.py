@@ -337,6 +337,10 @@ class HubSpotSimulator:
         """
         self.tokens.expire(token)
 
+    def expire_all_tokens(self) -> None:
+        """Make every access token issued so far expired, including those the token endpoint handed out."""
+        self.tokens.expire_all()
+
     def revoke_refresh_token(self, token: str) -> None:
         """Revoke a refresh token (the grant then answers 400 ``BAD_REFRESH_TOKEN``).
 
