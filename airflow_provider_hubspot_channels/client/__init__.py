@@ -16,7 +16,7 @@ from airflow_provider_hubspot_channels.client.errors import (
     HubSpotTokenRefreshError,
     InvalidInputError,
 )
-from airflow_provider_hubspot_channels.client.validation import ERROR_MESSAGE_MAX_LENGTH, STATUS_TYPES
+from airflow_provider_hubspot_channels.validation import ERROR_MESSAGE_MAX_LENGTH, STATUS_TYPES
 
 __all__ = [
     "ERROR_MESSAGE_MAX_LENGTH",

@@ -38,7 +38,7 @@ from airflow_provider_hubspot_channels.client.errors import (
 )
 from airflow_provider_hubspot_channels.client.rate_budget import BudgetStopped, RateBudget
 from airflow_provider_hubspot_channels.client.retry import RETRYABLE_SERVER_STATUSES, RetryPolicy
-from airflow_provider_hubspot_channels.client.validation import (
+from airflow_provider_hubspot_channels.validation import (
     build_status_update,
     validate_channel_id,
     validate_message_id,

@@ -13,24 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-
-class HubSpotChannelsError(Exception):
-    """Base class of everything this package raises about HubSpot or its input."""
-
-
-class InvalidInputError(HubSpotChannelsError, ValueError):
-    """Input that would be refused by HubSpot (or is meaningless), found before any request is sent.
-
-    :param field: the argument, record key or connection field at fault.
-    :param problem: what is wrong with the value.
-    :param fix: what to do instead.
-    """
-
-    def __init__(self, field: str, problem: str, fix: str) -> None:
-        self.field = field
-        self.problem = problem
-        self.fix = fix
-        super().__init__(f"{field}: {problem}. Fix: {fix}")
+from airflow_provider_hubspot_channels.exceptions import HubSpotChannelsError, InvalidInputError
 
 
 @dataclass(frozen=True)
@@ -125,6 +108,9 @@ def _plain_snippet(body: str, limit: int = 200) -> str:
     text = re.sub(r"<[^>]+>", " ", body)
     text = " ".join(text.split())
     return text[:limit]
+
+
+__all__ = ["HubSpotChannelsError", "InvalidInputError"]  # re-exported: defined where the domain can use them too
 
 
 class HubSpotApiError(HubSpotChannelsError):

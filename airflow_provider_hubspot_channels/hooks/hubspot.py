@@ -23,8 +23,8 @@ from airflow_provider_hubspot_channels.client import (
     InvalidInputError,
 )
 from airflow_provider_hubspot_channels.client.config import DEFAULT_BASE_URL
-from airflow_provider_hubspot_channels.client.validation import validate_channel_id
 from airflow_provider_hubspot_channels.get_provider_info import CONN_FIELDS, CONN_TYPE, UI_FIELD_BEHAVIOUR
+from airflow_provider_hubspot_channels.validation import validate_channel_id
 
 
 @dataclass(frozen=True)

@@ -13,12 +13,12 @@ from typing import Any
 from airflow.sdk import BaseOperator, Context
 
 from airflow_provider_hubspot_channels.client import HubSpotChannelsError, InvalidInputError
-from airflow_provider_hubspot_channels.client.validation import validate_channel_id
 from airflow_provider_hubspot_channels.hooks.hubspot import HubSpotChannelsHook
 from airflow_provider_hubspot_channels.operators.errors import airflow_error, is_templated
 from airflow_provider_hubspot_channels.operators.reconcile import parse_flag
 from airflow_provider_hubspot_channels.reconciliation.discovery import outgoing_records, split_batches
 from airflow_provider_hubspot_channels.reconciliation.timestamps import parse_reference_time
+from airflow_provider_hubspot_channels.validation import validate_channel_id
 
 
 class DiscoverChannelMessagesOperator(BaseOperator):

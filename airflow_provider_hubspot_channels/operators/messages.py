@@ -8,15 +8,15 @@ from typing import Any
 from airflow.sdk import BaseOperator, Context
 
 from airflow_provider_hubspot_channels.client import HubSpotChannelsError, InvalidInputError
-from airflow_provider_hubspot_channels.client.validation import (
+from airflow_provider_hubspot_channels.hooks.hubspot import HubSpotChannelsHook
+from airflow_provider_hubspot_channels.operators.errors import airflow_error, is_templated
+from airflow_provider_hubspot_channels.validation import (
     build_status_update,
     validate_channel_id,
     validate_error_message,
     validate_message_id,
     validate_status_type,
 )
-from airflow_provider_hubspot_channels.hooks.hubspot import HubSpotChannelsHook
-from airflow_provider_hubspot_channels.operators.errors import airflow_error, is_templated
 
 
 class UpdateMessageStatusOperator(BaseOperator):

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from airflow_provider_hubspot_channels.client.errors import InvalidInputError
+from airflow_provider_hubspot_channels.exceptions import InvalidInputError
 from airflow_provider_hubspot_channels.reconciliation.decisions import hubspot_status_type
 from airflow_provider_hubspot_channels.reconciliation.timestamps import parse_timestamp
 

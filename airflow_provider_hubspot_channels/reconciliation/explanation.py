@@ -25,10 +25,10 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from types import MappingProxyType
 
-from airflow_provider_hubspot_channels.client.errors import InvalidInputError
-from airflow_provider_hubspot_channels.client.validation import ERROR_MESSAGE_MAX_LENGTH
+from airflow_provider_hubspot_channels.exceptions import InvalidInputError
 from airflow_provider_hubspot_channels.reconciliation.policy import StalenessPolicy
 from airflow_provider_hubspot_channels.reconciliation.records import MessageRecord
+from airflow_provider_hubspot_channels.validation import ERROR_MESSAGE_MAX_LENGTH
 
 DEFAULT_ERROR_MESSAGE_TEMPLATE = (
     "Not delivered: no delivery confirmation arrived within {sla} of sending "

@@ -27,9 +27,9 @@ from enum import Enum
 from types import MappingProxyType
 from typing import Any, TypeVar
 
-from airflow_provider_hubspot_channels.client.errors import InvalidInputError
-from airflow_provider_hubspot_channels.client.validation import validate_channel_id, validate_message_id
+from airflow_provider_hubspot_channels.exceptions import InvalidInputError
 from airflow_provider_hubspot_channels.reconciliation.timestamps import parse_timestamp
+from airflow_provider_hubspot_channels.validation import validate_channel_id, validate_message_id
 
 
 class DeliveryStatus(str, Enum):

@@ -21,7 +21,7 @@ from typing import Any
 
 import pendulum
 
-from airflow_provider_hubspot_channels.client.errors import InvalidInputError
+from airflow_provider_hubspot_channels.exceptions import InvalidInputError
 
 EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc)
 LATEST = datetime(2100, 1, 1, tzinfo=timezone.utc)

@@ -6,7 +6,7 @@ import pytest
 
 from airflow_provider_hubspot_channels.client import InvalidInputError
 from airflow_provider_hubspot_channels.client.config import ClientConfig, validate_base_url
-from airflow_provider_hubspot_channels.client.validation import ERROR_MESSAGE_MAX_LENGTH, build_status_update
+from airflow_provider_hubspot_channels.validation import ERROR_MESSAGE_MAX_LENGTH, build_status_update
 
 
 @pytest.mark.parametrize(

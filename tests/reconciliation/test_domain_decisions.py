@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from airflow_provider_hubspot_channels.client.errors import InvalidInputError
-from airflow_provider_hubspot_channels.client.validation import ERROR_MESSAGE_MAX_LENGTH
 from airflow_provider_hubspot_channels.reconciliation import (
     Action,
     Outcome,
@@ -19,6 +18,7 @@ from airflow_provider_hubspot_channels.reconciliation import (
     outcome_after_lookup,
     plan,
 )
+from airflow_provider_hubspot_channels.validation import ERROR_MESSAGE_MAX_LENGTH
 
 POLICY = StalenessPolicy(timedelta(minutes=15), datetime(2026, 11, 24, 10, 20, tzinfo=timezone.utc))
 STALE_AT = "2026-11-24T10:00:00Z"  # 20 minutes before the reference

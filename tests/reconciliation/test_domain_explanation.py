@@ -8,7 +8,6 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from airflow_provider_hubspot_channels.client.errors import InvalidInputError
-from airflow_provider_hubspot_channels.client.validation import ERROR_MESSAGE_MAX_LENGTH, validate_error_message
 from airflow_provider_hubspot_channels.reconciliation import (
     DEFAULT_ERROR_MESSAGE_TEMPLATE,
     TEMPLATE_FIELDS,
@@ -19,6 +18,7 @@ from airflow_provider_hubspot_channels.reconciliation import (
     render_error_message,
     validate_template,
 )
+from airflow_provider_hubspot_channels.validation import ERROR_MESSAGE_MAX_LENGTH, validate_error_message
 
 SENT = datetime(2026, 11, 24, 10, 0, tzinfo=timezone.utc)
 POLICY = StalenessPolicy(timedelta(minutes=15), datetime(2026, 11, 24, 10, 20, tzinfo=timezone.utc))

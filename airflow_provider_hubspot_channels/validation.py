@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_provider_hubspot_channels.client.errors import InvalidInputError
+from airflow_provider_hubspot_channels.exceptions import InvalidInputError
 
 #: Statuses the PATCH endpoint accepts. ``RECEIVED`` appears in responses only.
 STATUS_TYPES = ("SENT", "READ", "FAILED")
