@@ -94,7 +94,6 @@ class RateBudget:
         self._answered = 0
         self._expired = 0
         self._remaining: int | None = None
-        self._margin = 1.0
         self._threshold = 0.5
         self._observed_at = -math.inf
         self._granted_at_obs = 0
@@ -206,7 +205,6 @@ class RateBudget:
                 self._interval = interval_ms / 1000
             self._expire(now)
             margin = max(1.0, account_max * SAFETY_MARGIN)
-            self._margin = margin
             # Each other client may have a request on its way that this answer does not count yet.
             clients = (account_max - remaining) / max(1, len(self._sent))
             self._threshold = margin / 2 + min(16.0, max(0.0, clients - 1))
@@ -227,13 +225,16 @@ class RateBudget:
             self._cond.notify_all()
 
     def penalise(self, wait: float) -> None:
-        """After a 429: halve the limit and hold every caller for ``wait`` seconds.
+        """After a 429: halve the limit (once while callers are held) and hold every caller for ``wait`` seconds.
 
         :param wait: seconds HubSpot asked for (Retry-After or the policy's window).
         """
         with self._cond:
-            self._blocked_until = max(self._blocked_until, self._clock() + wait)
-            self._limit = max(1.0, self._limit / 2)
+            now = self._clock()
+            # Threads in flight together meet the same full window: one halving per episode, not one per 429.
+            if now >= self._blocked_until:
+                self._limit = max(1.0, self._limit / 2)
+            self._blocked_until = max(self._blocked_until, now + wait)
             self._tokens = min(self._tokens, self._burst())
 
     def stop(self) -> None:

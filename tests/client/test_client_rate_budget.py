@@ -148,6 +148,17 @@ def test_a_429_halves_the_limit_and_holds_callers():
     thread.join()
 
 
+def test_429s_of_threads_in_flight_together_halve_the_limit_once():
+    clock = FakeClock()
+    budget = RateBudget(max_requests=100, clock=clock)
+    for _ in range(8):  # eight threads met the same full window
+        budget.penalise(5.0)
+    assert budget.limit == 50
+    clock.now += 5.0
+    budget.penalise(5.0)  # a new episode after the hold
+    assert budget.limit == 25
+
+
 def test_stop_wakes_waiting_callers():
     clock = FakeClock()
     budget = RateBudget(max_requests=1, clock=clock)
