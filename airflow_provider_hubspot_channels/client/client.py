@@ -10,6 +10,7 @@ import logging
 import os
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
@@ -375,7 +376,8 @@ class HubSpotChannelsClient:
         :param attachments: HubSpot attachment objects.
         :param integration_thread_id: your thread id, to group messages in one HubSpot thread.
         :param in_reply_to_id: id of the message this one answers.
-        :param integration_idempotency_id: your id that makes re-publishing safe.
+        :param integration_idempotency_id: your id that makes re-publishing safe; a random one per call if omitted,
+            so that the client's own retries never publish twice.
         """
         channel = validate_channel_id(channel_id)
         if not isinstance(channel_account_id, str) or not channel_account_id.strip():
@@ -409,7 +411,9 @@ class HubSpotChannelsClient:
             "richText": rich_text,
             "integrationThreadId": integration_thread_id,
             "inReplyToId": in_reply_to_id,
-            "integrationIdempotencyId": integration_idempotency_id,
+            # A POST is retried after a lost answer like every call; the idempotency id makes HubSpot answer the
+            # message it already created instead of publishing a duplicate the customer would see.
+            "integrationIdempotencyId": integration_idempotency_id or str(uuid.uuid4()),
         }
         body.update({key: value for key, value in optional.items() if value is not None})
         return self.request("POST", f"{self._channels_root()}/{channel}/messages", json=body)

@@ -76,6 +76,19 @@ def test_publish_message(sim):
     assert created["text"] == "hello" and created["direction"] == "INCOMING"
 
 
+def test_a_publish_whose_answer_was_lost_is_not_duplicated():
+    person = {"deliveryIdentifier": {"type": "HS_PHONE_NUMBER", "value": "+15550100"}}
+    with HubSpotSimulator(faults=FaultConfig(script=("reset_after",), only_methods=frozenset({"POST"}))) as sim:
+        account = sim.add_channel_account(1001)
+        with make_client(sim) as client:
+            created = client.publish_message(
+                1001, channel_account_id=str(account["id"]), text="only once", senders=[person], recipients=[person]
+            )
+        posts = [e for e in sim.request_log if e.method == "POST"]
+        assert len(posts) == 2  # the first landed, its answer was lost, the retry got the same message
+        assert [m["id"] for m in sim.list_messages(1001) if m["text"] == "only once"] == [created["id"]]
+
+
 def test_invalid_input_sends_no_request(sim):
     with make_client(sim) as client:
         for args in [(1001, "m", "DELIVERED"), (1001, "m", "SENT", "no"), (-1, "m", "READ"), (1001, " ", "READ")]:
