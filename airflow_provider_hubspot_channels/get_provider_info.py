@@ -42,9 +42,16 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
     "inbox_api_version": _text(
         "Inbox API version", "Conversations Inbox API version used for discovery.", default="2026-09"
     ),
-    "timeout": _number("Timeout (s)", "Read timeout of one request, in seconds.", "number", default=30, minimum=0.1),
+    "timeout": _number(
+        "Timeout (s)", "Read timeout of one request, in seconds.", "number", default=30, minimum=0.1, maximum=600
+    ),
     "max_retries": _number(
-        "Max retries", "Retries of one call after 429, 423, 5xx or no answer.", "integer", default=5, minimum=0
+        "Max retries",
+        "Retries of one call after 429, 423, 5xx or no answer.",
+        "integer",
+        default=5,
+        minimum=0,
+        maximum=20,
     ),
     "max_requests_per_10s": _number(
         "Max requests per 10 s",
@@ -103,6 +110,7 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": [
                     "airflow_provider_hubspot_channels.operators.messages",
                     "airflow_provider_hubspot_channels.operators.reconcile",
+                    "airflow_provider_hubspot_channels.operators.discovery",
                 ],
             }
         ],

@@ -281,6 +281,11 @@ class HubSpotChannelsHook(BaseHook):
             if client is not None:
                 client.close()
 
+    def stop(self) -> None:
+        """Make the client's waiting and retrying calls give up at once (``on_kill``), if a client was built."""
+        if "client" in self.__dict__:
+            self.client.stop()
+
     def close(self) -> None:
         """Close the client's pooled connections, if a client was built."""
         if "client" in self.__dict__:

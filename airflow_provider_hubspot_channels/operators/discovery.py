@@ -59,6 +59,7 @@ class DiscoverChannelMessagesOperator(BaseOperator):
         self.batch_size = batch_size
         self.sent_means_delivered = sent_means_delivered
         self.hubspot_conn_id = hubspot_conn_id
+        self._hook: HubSpotChannelsHook | None = None
         try:
             split_batches([], batch_size=batch_size)
             for field, value in (("inbox_id", inbox_id), ("channel_id", channel_id)):
@@ -79,7 +80,7 @@ class DiscoverChannelMessagesOperator(BaseOperator):
 
         :param context: the task's Airflow context.
         """
-        hook = HubSpotChannelsHook(hubspot_conn_id=self.hubspot_conn_id)
+        self._hook = hook = HubSpotChannelsHook(hubspot_conn_id=self.hubspot_conn_id)
         try:
             channel = validate_channel_id(self.channel_id)
             inbox = validate_channel_id(self.inbox_id, field="inbox_id")
@@ -116,3 +117,8 @@ class DiscoverChannelMessagesOperator(BaseOperator):
             len(batches),
         )
         return batches
+
+    def on_kill(self) -> None:
+        """End waits and retries of the running call at once."""
+        if self._hook is not None:
+            self._hook.stop()

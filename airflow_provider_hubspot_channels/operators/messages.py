@@ -51,6 +51,7 @@ class UpdateMessageStatusOperator(BaseOperator):
         self.status_type = status_type
         self.error_message = error_message
         self.hubspot_conn_id = hubspot_conn_id
+        self._hook: HubSpotChannelsHook | None = None
         try:
             self._validate_literals()
         except InvalidInputError as exc:
@@ -72,7 +73,7 @@ class UpdateMessageStatusOperator(BaseOperator):
 
         :param context: the task's Airflow context.
         """
-        hook = HubSpotChannelsHook(hubspot_conn_id=self.hubspot_conn_id)
+        self._hook = hook = HubSpotChannelsHook(hubspot_conn_id=self.hubspot_conn_id)
         try:
             update = build_status_update(self.channel_id, self.message_id, self.status_type, self.error_message or None)
             message = hook.update_message_status(
@@ -94,3 +95,8 @@ class UpdateMessageStatusOperator(BaseOperator):
             "errorMessage": failure.get("errorMessage", update.error_message),
             "updatedAt": message.get("updatedAt"),
         }
+
+    def on_kill(self) -> None:
+        """End waits and retries of the running call at once."""
+        if self._hook is not None:
+            self._hook.stop()

@@ -100,8 +100,8 @@ class ReconcileStaleMessagesOperator(BaseOperator):
     :param messages: the batch: a list of records, an XComArg, or a JSON string of a list. (templated)
     :param stale_after: the SLA: timedelta, seconds, or ISO 8601 duration such as ``PT15M``. (templated)
     :param hubspot_conn_id: the Airflow connection of type ``hubspot_channels``.
-    :param verify_status: GET each stale message first and leave READ/FAILED ones alone (a READ is never
-        overwritten); without it, one PATCH per stale message. (templated)
+    :param verify_status: GET each stale message first and leave those HubSpot shows READ or FAILED at that moment
+        alone; without it, one PATCH per stale message. (templated)
     :param dry_run: decide and report, but change nothing in HubSpot. (templated)
     :param error_message_template: what agents read; ``str.format`` fields listed in ``TEMPLATE_FIELDS``.
     :param max_concurrency: requests in flight at once (1..32); HubSpot's rate limit is enforced separately.
@@ -263,5 +263,5 @@ class ReconcileStaleMessagesOperator(BaseOperator):
     def on_kill(self) -> None:
         """Stop the batch: no new request starts, waits and retries end at once."""
         self._stop.set()
-        if self._hook is not None and "client" in self._hook.__dict__:
-            self._hook.client.stop()
+        if self._hook is not None:
+            self._hook.stop()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_provider_hubspot_channels.operators.errors import AirflowFailException
+from airflow_provider_hubspot_channels.operators.errors import AirflowException, AirflowFailException
 from airflow_provider_hubspot_channels.operators.messages import UpdateMessageStatusOperator
 
 
@@ -49,3 +49,43 @@ def test_hook_test_connection(simulator, hubspot_conn):
     ok, message = HubSpotChannelsHook().test_connection()
     assert ok, message
     assert "1001" in message
+
+
+def test_on_kill_ends_a_call_that_waits_out_retries(monkeypatch):
+    import threading
+    import time
+
+    from airflow_provider_hubspot_channels.simulator import FaultConfig, HubSpotSimulator
+    from tests.conftest import connection_json
+
+    with HubSpotSimulator(faults=FaultConfig(p_503=1.0, retry_after=30)) as sim:
+        monkeypatch.setenv("AIRFLOW_CONN_HUBSPOT_CHANNELS_DEFAULT", connection_json(sim.base_url, password="t" * 20))
+        op = UpdateMessageStatusOperator(task_id="t", channel_id=1001, message_id="m", status_type="READ")
+        errors: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                op.execute({})
+            except AirflowException as exc:  # the operator's mapping of the stopped client
+                errors.append(exc)
+
+        worker = threading.Thread(target=run)
+        worker.start()
+        time.sleep(0.5)  # the first 503 came back; the call now waits 30 s before its retry
+        started = time.monotonic()
+        op.on_kill()
+        worker.join(5)
+        assert not worker.is_alive() and time.monotonic() - started < 2
+        assert "stopped" in str(errors[0])
+
+
+@pytest.mark.parametrize(
+    ("status", "fails_at_once"), [(400, True), (404, True), (409, True), (422, True), (500, False)]
+)
+def test_final_4xx_fail_at_once_others_follow_task_retries(status, fails_at_once):
+    from airflow_provider_hubspot_channels.client.errors import ErrorDetails, error_for
+    from airflow_provider_hubspot_channels.operators.errors import airflow_error
+
+    error = airflow_error(error_for(ErrorDetails(status=status), method="PATCH", path="/p"), conn_id="c")
+    assert isinstance(error, AirflowFailException) is fails_at_once
+    assert "HubSpot connection 'c'" in str(error)

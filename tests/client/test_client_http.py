@@ -129,13 +129,15 @@ def test_no_answer_at_all_is_a_connection_error():
 
 def test_slow_answer_is_bounded_by_the_timeout():
     with HubSpotSimulator(faults=FaultConfig(script=("slow",) * 3, slow_seconds=2.0)) as sim:
-        config = ClientConfig(base_url=sim.base_url, timeout=0.2, max_retries=2)
-        policy = RetryPolicy(max_retries=2, backoff_base=0.01, backoff_max=0.01)
+        config = ClientConfig(base_url=sim.base_url, timeout=0.2, max_retries=2, max_retry_wait=0.1)
+        policy = RetryPolicy(max_retries=2, max_total_wait=0.1, backoff_base=0.01, backoff_max=0.01)
         started = time.monotonic()
         with make_client(sim, config=config, retry_policy=policy) as client, pytest.raises(HubSpotConnectionError):
             client.get_channel(1001)
         elapsed = time.monotonic() - started
-    assert elapsed < config.worst_case_call_seconds()
+    # 3 attempts of at most connect + read timeout (0.4 s) plus 0.1 s of waits: 1.3 s, not the 2 s answers x 3
+    assert config.worst_case_call_seconds() == pytest.approx(1.3)
+    assert elapsed < config.worst_case_call_seconds() + 0.5
 
 
 def test_404_is_final(sim):
