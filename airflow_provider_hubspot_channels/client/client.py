@@ -158,7 +158,7 @@ class HubSpotChannelsClient:
         self.budget.stop()
 
     def unanswered_attempts(self) -> int:
-        """Attempts of this thread's last call that got no answer (reset, timeout) before it was sent again.
+        """Attempts of this thread's last call that got no usable answer (reset, read timeout, 5xx) before a retry.
 
         After a successful write with such attempts, HubSpot may have applied the write more than once (with the
         same value: status updates are idempotent by value, but HubSpot keeps no idempotency key).
@@ -256,6 +256,8 @@ class HubSpotChannelsClient:
                 if response.status_code < 400:
                     return _json_body(response)
                 details = parse_error_body(response.status_code, response.content)
+                if details.status >= 500:  # a gateway or server error says nothing of whether the write landed
+                    self._local.unanswered += 1
                 if (
                     details.status == 401
                     and details.category == "EXPIRED_AUTHENTICATION"

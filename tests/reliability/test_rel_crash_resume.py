@@ -124,7 +124,7 @@ def test_on_kill_stops_a_running_batch_promptly(monkeypatch):
         killer.join(5)
         assert killed_at, "the batch finished before on_kill"
         # Promptly: the requests already in flight finish (one answer, 0.1 s here), nothing new starts.
-        assert ended - killed_at[0] < 1.0
+        assert ended - killed_at[0] < 3.0  # in-flight answers take 0.1 s; generous for a loaded CI machine
         settled_log(sim)
         written = {r["message_id"] for r in seed.records if api_writes(sim, seed.channel_id, r["message_id"])}
         assert len(written) < len(seed.ids("stale"))
@@ -140,7 +140,7 @@ def test_each_outcome_is_on_disk_before_the_batch_ends(monkeypatch, tmp_path):
     # A kill can come at any moment: every collected outcome must already be in the report file, not in a buffer.
     from airflow_provider_hubspot_channels.simulator import FaultConfig
 
-    faults = FaultConfig(script=("slow",), slow_seconds=2.0, only_paths=("*/messages/slow-1",))
+    faults = FaultConfig(script=("slow",), slow_seconds=6.0, only_paths=("*/messages/slow-1",))
     with HubSpotSimulator(faults=faults, rate_limit=None) as sim:
         end = NOW
         old = (end.replace(hour=10)).isoformat()
@@ -154,7 +154,7 @@ def test_each_outcome_is_on_disk_before_the_batch_ends(monkeypatch, tmp_path):
         runner = threading.Thread(target=op.execute, args=({"data_interval_end": end},))
         runner.start()
         try:
-            on_disk = wait_until(lambda: report.exists() and len(report.read_text().splitlines()) >= 5, timeout=1.5)
+            on_disk = wait_until(lambda: report.exists() and len(report.read_text().splitlines()) >= 5, timeout=4.5)
         finally:
             runner.join(10)
         assert on_disk, "outcomes were held back in a buffer while the batch ran"
