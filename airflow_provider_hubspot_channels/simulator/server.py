@@ -49,6 +49,9 @@ class SimulatorHTTPServer(ThreadingHTTPServer):
         self.app = app
         self._lock = threading.Lock()
         self._connections: dict[Any, threading.Thread] = {}
+        # Every connection thread still alive: a thread leaves _connections when its socket closes, a moment
+        # before it ends, and stop must wait for that moment too.
+        self._live_threads: set[threading.Thread] = set()
         # serve_forever() polls for shutdown every poll_interval; a wake-up socket makes stopping immediate.
         self._wake_reader, self._wake_writer = socket.socketpair()
         self._closing = False
@@ -114,6 +117,8 @@ class SimulatorHTTPServer(ThreadingHTTPServer):
         )
         with self._lock:
             self._connections[request] = thread
+            self._live_threads = {t for t in self._live_threads if t.is_alive()}
+            self._live_threads.add(thread)
         thread.start()
 
     def shutdown_request(self, request: Any) -> None:
@@ -139,14 +144,15 @@ class SimulatorHTTPServer(ThreadingHTTPServer):
         :returns: True when every connection thread has ended.
         """
         with self._lock:
-            items = list(self._connections.items())
-        for sock, _ in items:
+            sockets = list(self._connections)
+            threads = list(self._live_threads)
+        for sock in sockets:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
         deadline = time.monotonic() + timeout
-        for _, thread in items:
+        for thread in threads:
             thread.join(max(0.0, deadline - time.monotonic()))
-        return not any(thread.is_alive() for _, thread in items)
+        return not any(thread.is_alive() for thread in threads)
 
 
 class HubSpotSimulator:
