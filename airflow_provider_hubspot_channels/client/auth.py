@@ -1,9 +1,10 @@
 """Access tokens: a static one, or OAuth 2.0 refresh ahead of expiry.
 
 HubSpot's advice: a 401 is not the signal to refresh; refresh ahead of ``expires_in`` (tokens live 30 minutes).
-An ``EXPIRED_AUTHENTICATION`` answer still triggers one refresh-and-retry, for clocks that drift or tokens revoked
-early. Refreshing is serialised: when many threads need a token at once, one refreshes and the others reuse it.
-Every new token goes to ``on_new_token`` (Airflow's ``mask_secret``) before anything else is done with it.
+An ``EXPIRED_AUTHENTICATION`` answer still triggers a refresh-and-retry (at most twice per call), for clocks that
+drift or tokens revoked early. Refreshing is serialised: when many threads need a token at once, one refreshes and
+the others reuse it. Every new token goes to ``on_new_token`` (Airflow's ``mask_secret``) before anything else is
+done with it.
 """
 
 from __future__ import annotations

@@ -110,7 +110,24 @@ def _plain_snippet(body: str, limit: int = 200) -> str:
     return text[:limit]
 
 
-__all__ = ["HubSpotChannelsError", "InvalidInputError"]  # re-exported: defined where the domain can use them too
+# HubSpotChannelsError and InvalidInputError are re-exported: they live where the pure domain can use them too.
+__all__ = [
+    "ERROR_BY_STATUS",
+    "ErrorDetails",
+    "HubSpotApiError",
+    "HubSpotAuthenticationError",
+    "HubSpotBadRequestError",
+    "HubSpotChannelsError",
+    "HubSpotConnectionError",
+    "HubSpotDailyLimitError",
+    "HubSpotNotFoundError",
+    "HubSpotPermissionError",
+    "HubSpotRetriesExhaustedError",
+    "HubSpotTokenRefreshError",
+    "InvalidInputError",
+    "error_for",
+    "parse_error_body",
+]
 
 
 class HubSpotApiError(HubSpotChannelsError):

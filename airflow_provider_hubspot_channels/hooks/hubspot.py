@@ -7,6 +7,7 @@ arguments. Nothing happens in ``__init__`` (DAG parsing runs constructors); the 
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -123,6 +124,7 @@ class HubSpotChannelsHook(BaseHook):
         super().__init__()
         self.hubspot_conn_id = hubspot_conn_id
         self.pool_size = pool_size
+        self._stopped = threading.Event()
 
     def __repr__(self) -> str:
         return f"HubSpotChannelsHook(hubspot_conn_id={self.hubspot_conn_id!r})"
@@ -176,7 +178,10 @@ class HubSpotChannelsHook(BaseHook):
     def client(self) -> HubSpotChannelsClient:
         """The HubSpot client, built on first use from the Connection."""
         settings = self.connection_settings()
-        return self._client_for(settings, settings.config)
+        client = self._client_for(settings, settings.config)
+        if self._stopped.is_set():  # killed while the connection was being read
+            client.stop()
+        return client
 
     def _client_for(self, settings: ConnectionSettings, config: ClientConfig) -> HubSpotChannelsClient:
         return HubSpotChannelsClient(
@@ -252,14 +257,14 @@ class HubSpotChannelsHook(BaseHook):
     def test_connection(self) -> tuple[bool, str]:
         """One cheap authenticated call: read the connection's test channel; never raises.
 
-        Its own client has no retries and a timeout of at most 10 s, so the answer comes well within Airflow's
-        60 s limit for connection tests, whatever the task settings are.
+        Its own client has no retries and a timeout of at most 5 s, so the answer (a token request with OAuth,
+        then one GET) comes within Airflow's 60 s limit for connection tests, whatever the task settings are.
         """
         client: HubSpotChannelsClient | None = None
         try:
             settings = self.connection_settings()
             config = dataclasses.replace(
-                settings.config, max_retries=0, max_retry_wait=0, timeout=min(settings.config.timeout, 10.0)
+                settings.config, max_retries=0, max_retry_wait=0, timeout=min(settings.config.timeout, 5.0)
             )
             client = self._client_for(settings, config)
             if settings.channel_id is None:
@@ -282,7 +287,8 @@ class HubSpotChannelsHook(BaseHook):
                 client.close()
 
     def stop(self) -> None:
-        """Make the client's waiting and retrying calls give up at once (``on_kill``), if a client was built."""
+        """Make the client's waiting and retrying calls give up at once (``on_kill``), also one built later."""
+        self._stopped.set()
         if "client" in self.__dict__:
             self.client.stop()
 

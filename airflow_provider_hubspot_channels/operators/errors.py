@@ -60,7 +60,7 @@ def airflow_error(exc: HubSpotChannelsError, *, conn_id: str) -> AirflowExceptio
         )
     if isinstance(exc, TRANSIENT_ERRORS):
         return AirflowException(f"{prefix}{exc}")
-    if isinstance(exc, HubSpotApiError) and 400 <= exc.status < 500:
-        # A final 4xx (400, 401, 404, 405, 409, 422, ...) answers the same on a retry of the task.
+    if isinstance(exc, HubSpotApiError) and 400 <= exc.status < 500 and exc.status != 408:
+        # A final 4xx (400, 401, 404, 405, 409, 422, ...) answers the same on a retry of the task; a proxy's 408 not.
         return AirflowFailException(f"{prefix}{exc}")
     return AirflowException(f"{prefix}{exc}")

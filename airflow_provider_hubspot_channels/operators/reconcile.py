@@ -247,18 +247,21 @@ class ReconcileStaleMessagesOperator(BaseOperator):
                 "were not attempted; a retry of this task is safe: settled and already FAILED messages are left alone."
             )
         # Transient errors first: the task's retries may cure them; invalid records then fail the last try.
-        if counts[Outcome.ERROR.value]:
-            raise AirflowException(
-                f"{counts[Outcome.ERROR.value]} messages ended in error after retries (the rest was processed); "
-                "a retry of this task is safe: settled and already FAILED messages are left alone."
-            )
+        invalid = ""
         if counts[Outcome.INVALID.value]:
             # The task's error is what people read first: name the fields at fault and their fixes right there.
             first = "; ".join(str(row["reason"]) for row in summary["examples"].get(Outcome.INVALID.value, [])[:3])
-            raise AirflowFailException(
+            invalid = (
                 f"{counts[Outcome.INVALID.value]} records were invalid and skipped (the rest was processed): "
                 f"{first}. See the report for every row, fix the records and run again."
             )
+        if counts[Outcome.ERROR.value]:
+            raise AirflowException(
+                f"{counts[Outcome.ERROR.value]} messages ended in error (the rest was processed); a retry of this "
+                f"task is safe: settled and already FAILED messages are left alone. {invalid}".strip()
+            )
+        if invalid:
+            raise AirflowFailException(invalid)
         return summary
 
     def on_kill(self) -> None:

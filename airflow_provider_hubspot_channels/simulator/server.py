@@ -115,11 +115,11 @@ class SimulatorHTTPServer(ThreadingHTTPServer):
             name="hubspot-simulator-connection",
             daemon=True,
         )
-        with self._lock:
+        with self._lock:  # started under the lock: close_connections must never join a thread not yet started
             self._connections[request] = thread
             self._live_threads = {t for t in self._live_threads if t.is_alive()}
             self._live_threads.add(thread)
-        thread.start()
+            thread.start()
 
     def shutdown_request(self, request: Any) -> None:
         """Forget and close a finished connection.

@@ -60,3 +60,16 @@ def test_test_connection_names_the_bad_field(simulator, monkeypatch, extra, word
     )
     ok, message = HubSpotChannelsHook().test_connection()
     assert not ok and words in message and simulator.request_log == []
+
+
+def test_test_connection_caps_a_long_task_timeout(monkeypatch):
+    with HubSpotSimulator(faults=FaultConfig(p_slow=1.0, slow_seconds=30)) as sim:
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_HUBSPOT_CHANNELS_DEFAULT",
+            connection_json(sim.base_url, password=sim.access_token, channel_id=1001, timeout=600, max_retries=5),
+        )
+        started = time.monotonic()
+        ok, _ = HubSpotChannelsHook().test_connection()
+        elapsed = time.monotonic() - started
+    assert not ok
+    assert elapsed < 10  # the 5 s cap, not the task's 600 s timeout

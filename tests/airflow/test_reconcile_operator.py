@@ -164,3 +164,41 @@ def test_batch_that_is_not_a_list_fails_before_any_request(simulator, hubspot_co
     with pytest.raises(AirflowFailException, match="messages"):
         operator({"channel_id": 1001}).execute(CONTEXT)
     assert simulator.request_log == []
+
+
+def test_a_patch_resent_after_a_5xx_is_flagged_in_the_report(hubspot_conn, monkeypatch, tmp_path):
+    from airflow_provider_hubspot_channels.runner.reconcile import REPEATED_WRITE_NOTE
+    from airflow_provider_hubspot_channels.simulator import FaultConfig, HubSpotSimulator
+    from tests.conftest import connection_json
+
+    with HubSpotSimulator(faults=FaultConfig(script=("503",), only_methods=frozenset({"PATCH"}))) as sim:
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_HUBSPOT_CHANNELS_DEFAULT", connection_json(sim.base_url, password=sim.access_token)
+        )
+        sim.add_message(1001, "m-1", created_at=iso(60))
+        report = tmp_path / "r.jsonl"
+        batch = [{"channel_id": 1001, "message_id": "m-1", "created_at": iso(60)}]
+        operator(batch, report_path=str(report), verify_status=False).execute(CONTEXT)
+    (row,) = [json.loads(line) for line in report.read_text().splitlines()]
+    assert row["outcome"] == "marked_failed" and REPEATED_WRITE_NOTE in row["reason"]
+
+
+def test_errors_and_invalid_records_in_one_batch_fail_retryably_naming_both(hubspot_conn, monkeypatch):
+    from airflow_provider_hubspot_channels.simulator import FaultConfig, HubSpotSimulator
+    from tests.conftest import connection_json
+
+    with HubSpotSimulator(faults=FaultConfig(script=("503",) * 10, only_methods=frozenset({"PATCH"}))) as sim:
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_HUBSPOT_CHANNELS_DEFAULT",
+            connection_json(sim.base_url, password=sim.access_token, max_retries=0),
+        )
+        sim.add_message(1001, "m-1", created_at=iso(60))
+        batch = [
+            {"channel_id": 1001, "message_id": "m-1", "created_at": iso(60)},
+            {"channel_id": 1001, "message_id": "bad", "created_at": "yesterday"},
+        ]
+        with pytest.raises(AirflowException) as info:
+            operator(batch, verify_status=False).execute(CONTEXT)
+    assert not isinstance(info.value, AirflowFailException)
+    assert "1 messages ended in error" in str(info.value) and "1 records were invalid" in str(info.value)
+    assert "created_at" in str(info.value)

@@ -69,9 +69,11 @@ def test_on_kill_ends_a_call_that_waits_out_retries(monkeypatch):
             except AirflowException as exc:  # the operator's mapping of the stopped client
                 errors.append(exc)
 
-        worker = threading.Thread(target=run)
+        worker = threading.Thread(target=run, daemon=True)
         worker.start()
-        time.sleep(0.5)  # the first 503 came back; the call now waits 30 s before its retry
+        deadline = time.monotonic() + 10
+        while not any(e.status == 503 for e in sim.request_log) and time.monotonic() < deadline:
+            time.sleep(0.01)  # until the first 503 came back; the call then waits 30 s before its retry
         started = time.monotonic()
         op.on_kill()
         worker.join(5)
@@ -89,3 +91,14 @@ def test_final_4xx_fail_at_once_others_follow_task_retries(status, fails_at_once
     error = airflow_error(error_for(ErrorDetails(status=status), method="PATCH", path="/p"), conn_id="c")
     assert isinstance(error, AirflowFailException) is fails_at_once
     assert "HubSpot connection 'c'" in str(error)
+
+
+def test_a_kill_before_the_client_exists_still_stops_it(simulator, hubspot_conn):
+    from airflow_provider_hubspot_channels.client import ClientStoppedError
+    from airflow_provider_hubspot_channels.hooks.hubspot import HubSpotChannelsHook
+
+    hook = HubSpotChannelsHook()
+    hook.stop()  # on_kill while the connection was still being read
+    with pytest.raises(ClientStoppedError):
+        hook.get_channel(1001)
+    assert simulator.request_log == []

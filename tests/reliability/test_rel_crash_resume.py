@@ -147,7 +147,7 @@ def test_each_outcome_is_on_disk_before_the_batch_ends(monkeypatch, tmp_path):
         ids = ["quick-0", "slow-1", *(f"quick-{i}" for i in range(1, 5))]  # the first one goes alone
         for message_id in ids:
             sim.add_message(1001, message_id, created_at=old)
-        use_connection(monkeypatch, sim, timeout=5, max_retries=0)
+        use_connection(monkeypatch, sim, timeout=10, max_retries=0)
         report = tmp_path / "report.jsonl"
         batch = [{"channel_id": 1001, "message_id": m, "created_at": old} for m in ids]
         op = reconcile(batch, max_concurrency=2, report_path=str(report), verify_status=False)
@@ -156,5 +156,5 @@ def test_each_outcome_is_on_disk_before_the_batch_ends(monkeypatch, tmp_path):
         try:
             on_disk = wait_until(lambda: report.exists() and len(report.read_text().splitlines()) >= 5, timeout=4.5)
         finally:
-            runner.join(10)
+            runner.join(15)
         assert on_disk, "outcomes were held back in a buffer while the batch ran"
