@@ -13,7 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_provider_hubspot_channels.exceptions import HubSpotChannelsError, InvalidInputError
+# Re-exported: defined where the pure domain can use them too.
+from airflow_provider_hubspot_channels.exceptions import HubSpotChannelsError as HubSpotChannelsError
+from airflow_provider_hubspot_channels.exceptions import InvalidInputError as InvalidInputError
 
 
 @dataclass(frozen=True)
@@ -108,26 +110,6 @@ def _plain_snippet(body: str, limit: int = 200) -> str:
     text = re.sub(r"<[^>]+>", " ", body)
     text = " ".join(text.split())
     return text[:limit]
-
-
-# HubSpotChannelsError and InvalidInputError are re-exported: they live where the pure domain can use them too.
-__all__ = [
-    "ERROR_BY_STATUS",
-    "ErrorDetails",
-    "HubSpotApiError",
-    "HubSpotAuthenticationError",
-    "HubSpotBadRequestError",
-    "HubSpotChannelsError",
-    "HubSpotConnectionError",
-    "HubSpotDailyLimitError",
-    "HubSpotNotFoundError",
-    "HubSpotPermissionError",
-    "HubSpotRetriesExhaustedError",
-    "HubSpotTokenRefreshError",
-    "InvalidInputError",
-    "error_for",
-    "parse_error_body",
-]
 
 
 class HubSpotApiError(HubSpotChannelsError):

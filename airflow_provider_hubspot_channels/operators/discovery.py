@@ -14,7 +14,7 @@ from airflow.sdk import BaseOperator, Context
 
 from airflow_provider_hubspot_channels.client import HubSpotChannelsError, InvalidInputError
 from airflow_provider_hubspot_channels.hooks.hubspot import HubSpotChannelsHook
-from airflow_provider_hubspot_channels.operators.errors import airflow_error, is_templated
+from airflow_provider_hubspot_channels.operators.errors import airflow_error, checked_at_parse_time, is_templated
 from airflow_provider_hubspot_channels.operators.reconcile import parse_flag
 from airflow_provider_hubspot_channels.reconciliation.discovery import outgoing_records, split_batches
 from airflow_provider_hubspot_channels.reconciliation.timestamps import parse_reference_time
@@ -60,13 +60,11 @@ class DiscoverChannelMessagesOperator(BaseOperator):
         self.sent_means_delivered = sent_means_delivered
         self.hubspot_conn_id = hubspot_conn_id
         self._hook: HubSpotChannelsHook | None = None
-        try:
+        with checked_at_parse_time(self.task_id):
             split_batches([], batch_size=batch_size)
             for field, value in (("inbox_id", inbox_id), ("channel_id", channel_id)):
                 if not is_templated(value):
                     validate_channel_id(value, field=field)
-        except InvalidInputError as exc:
-            raise ValueError(f"{self.task_id}: {exc}") from None
 
     def _bound(self, value: Any, context: Context, key: str, field: str) -> datetime:
         if value not in (None, ""):

@@ -6,6 +6,9 @@ transient exhaustion (429/5xx/no answer through every retry) follows the task's 
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 try:
     from airflow.sdk.exceptions import AirflowException, AirflowFailException
 except ImportError:  # Airflow 3.1: the Task SDK does not export them yet (on 3.2+ they are the same classes)
@@ -22,10 +25,22 @@ from airflow_provider_hubspot_channels.client import (
     InvalidInputError,
 )
 
-__all__ = ["AirflowException", "AirflowFailException", "airflow_error", "is_templated"]
+__all__ = ["AirflowException", "AirflowFailException", "airflow_error", "checked_at_parse_time", "is_templated"]
 
 #: Errors a retry of the task may cure.
 TRANSIENT_ERRORS: tuple[type[Exception], ...] = (HubSpotRetriesExhaustedError, HubSpotConnectionError)
+
+
+@contextlib.contextmanager
+def checked_at_parse_time(task_id: str) -> Iterator[None]:
+    """Report input errors found while the DAG file is parsed as the ValueError Airflow shows as an import error.
+
+    :param task_id: the operator's task id, named in the message.
+    """
+    try:
+        yield
+    except InvalidInputError as exc:
+        raise ValueError(f"{task_id}: {exc}") from None
 
 
 def is_templated(value: object) -> bool:

@@ -7,9 +7,9 @@ from typing import Any
 
 from airflow.sdk import BaseOperator, Context
 
-from airflow_provider_hubspot_channels.client import HubSpotChannelsError, InvalidInputError
+from airflow_provider_hubspot_channels.client import HubSpotChannelsError
 from airflow_provider_hubspot_channels.hooks.hubspot import HubSpotChannelsHook
-from airflow_provider_hubspot_channels.operators.errors import airflow_error, is_templated
+from airflow_provider_hubspot_channels.operators.errors import airflow_error, checked_at_parse_time, is_templated
 from airflow_provider_hubspot_channels.validation import (
     build_status_update,
     validate_channel_id,
@@ -52,10 +52,8 @@ class UpdateMessageStatusOperator(BaseOperator):
         self.error_message = error_message
         self.hubspot_conn_id = hubspot_conn_id
         self._hook: HubSpotChannelsHook | None = None
-        try:
+        with checked_at_parse_time(self.task_id):
             self._validate_literals()
-        except InvalidInputError as exc:
-            raise ValueError(f"{self.task_id}: {exc}") from None
 
     def _validate_literals(self) -> None:
         """Check at parse time what is already known; templated values wait for rendering."""

@@ -16,6 +16,7 @@ from airflow_provider_hubspot_channels.operators.errors import (
     AirflowException,
     AirflowFailException,
     airflow_error,
+    checked_at_parse_time,
     is_templated,
 )
 from airflow_provider_hubspot_channels.reconciliation import (
@@ -149,7 +150,7 @@ class ReconcileStaleMessagesOperator(BaseOperator):
         self.reference_time = reference_time
         self._stop = threading.Event()
         self._hook: HubSpotChannelsHook | None = None
-        try:
+        with checked_at_parse_time(self.task_id):
             validate_template(error_message_template)
             parse_concurrency(max_concurrency)
             if not is_templated(stale_after):
@@ -159,8 +160,6 @@ class ReconcileStaleMessagesOperator(BaseOperator):
                     parse_flag(value, field=name)
             if reference_time is not None and not is_templated(reference_time):
                 parse_reference_time(reference_time)
-        except InvalidInputError as exc:
-            raise ValueError(f"{self.task_id}: {exc}") from None
 
     def _reference_time(self, context: Context) -> datetime:
         if self.reference_time not in (None, ""):
