@@ -113,9 +113,9 @@ class OAuthRefresher:
         self._on_new_token = on_new_token
         self._clock = clock
         self._lock = threading.Lock()
-        self._access_token = access_token
+        # The token and the time to refresh it, replaced together so that a reader without the lock sees a pair.
         # An access token given without its expiry is used until HubSpot says it expired.
-        self._refresh_at = float("inf") if access_token else -float("inf")
+        self._current: tuple[str | None, float] = (access_token, float("inf") if access_token else -float("inf"))
         # A refresh HubSpot refused (revoked refresh token, wrong secret) stays refused: threads that waited for
         # the lock must not each ask again (a retry storm against the token endpoint).
         self._refused: ErrorDetails | None = None
@@ -126,11 +126,17 @@ class OAuthRefresher:
 
     def token(self) -> str:
         """A token valid for the next request, refreshed first when it is close to expiry."""
+        # Every request of every thread asks: while the token is fresh, without the lock (it serialises refreshes).
+        token, refresh_at = self._current
+        if token is not None and self._clock() < refresh_at:
+            return token
         with self._lock:
-            if self._access_token is None or self._clock() >= self._refresh_at:
+            token, refresh_at = self._current
+            if token is None or self._clock() >= refresh_at:
                 self._refresh()
-            assert self._access_token is not None
-            return self._access_token
+                token = self._current[0]
+            assert token is not None
+            return token
 
     def refresh_after_expiry(self, expired: str) -> bool:
         """Make the next :meth:`token` refresh, unless another thread already replaced ``expired``.
@@ -141,8 +147,8 @@ class OAuthRefresher:
         :param expired: the token HubSpot refused.
         """
         with self._lock:
-            if self._access_token == expired:
-                self._refresh_at = -float("inf")
+            if self._current[0] == expired:
+                self._current = (expired, -float("inf"))
         return True
 
     def _refresh(self) -> None:
@@ -178,8 +184,10 @@ class OAuthRefresher:
             self._refresh_token = rotated
         lifetime = payload.get("expires_in")
         lifetime = float(lifetime) if isinstance(lifetime, (int, float)) and lifetime > 0 else 1800.0
-        self._access_token = access_token
-        self._refresh_at = self._clock() + lifetime - min(REFRESH_AHEAD_MAX, lifetime * REFRESH_AHEAD_SHARE)
+        self._current = (
+            access_token,
+            self._clock() + lifetime - min(REFRESH_AHEAD_MAX, lifetime * REFRESH_AHEAD_SHARE),
+        )
         self.refresh_count += 1
 
 

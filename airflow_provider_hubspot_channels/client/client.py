@@ -19,6 +19,7 @@ from urllib.parse import quote, urlencode
 import requests
 from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
+from urllib3 import HTTPConnectionPool
 
 from airflow_provider_hubspot_channels.client.auth import (
     OAUTH_TOKEN_PATH,
@@ -72,6 +73,45 @@ class ClientStoppedError(HubSpotChannelsError):
     """The client was stopped (task killed) while a call waited or retried."""
 
 
+class _PoolPerOriginAdapter(HTTPAdapter):
+    """An :class:`HTTPAdapter` that finds a request's connection pool once per origin and TLS settings.
+
+    The stock adapter parses the URL, selects a proxy and looks the pool up in urllib3's ``PoolManager`` on every
+    request; that lookup takes the manager's lock, which the client's threads then queue for. This client talks to
+    one origin with fixed proxy and TLS settings, so the pool is remembered after the first request.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._pools: dict[tuple[Any, ...], HTTPConnectionPool] = {}
+
+    def get_connection_with_tls_context(
+        self,
+        request: requests.PreparedRequest,
+        verify: bool | str | None,
+        proxies: Mapping[str, str] | None = None,
+        cert: str | tuple[str, str] | None = None,
+    ) -> HTTPConnectionPool:
+        url = request.url or ""
+        origin = url[: url.find("/", url.find("//") + 2)]
+        key = (origin, verify, cert, tuple(sorted((proxies or {}).items())))
+        cached = self._pools.get(key)
+        if cached is not None and cached.pool is not None:  # None: closed since (urllib3 1.x closes what it evicts)
+            return cached
+        pool = cast(
+            HTTPConnectionPool, super().get_connection_with_tls_context(request, verify, dict(proxies or {}), cert)
+        )
+        self._pools[key] = pool
+        return pool
+
+    def close(self) -> None:
+        # urllib3 2.x no longer closes the pools its manager drops: close the remembered ones here.
+        for pool in self._pools.values():
+            pool.close()
+        self._pools.clear()
+        super().close()
+
+
 def _segment(value: object) -> str:
     """One URL path segment: ids are opaque and may hold '/', '?' or '#'."""
     return quote(str(value), safe="")
@@ -117,7 +157,7 @@ class HubSpotChannelsClient:
         self.session.proxies.update(requests.utils.get_environ_proxies(self.config.base_url))
         self.session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
         self.session.trust_env = False
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=max(1, pool_size), max_retries=0)
+        adapter = _PoolPerOriginAdapter(pool_connections=1, pool_maxsize=max(1, pool_size), max_retries=0)
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
         self.session.headers["User-Agent"] = USER_AGENT
@@ -319,8 +359,8 @@ class HubSpotChannelsClient:
             self._refusals.setdefault(key, details)
 
     def _raise_known_refusal(self, method: str, path: str) -> None:
-        with self._refusal_lock:
-            details = self._refusals.get("*") or self._refusals.get(method)
+        # Read without the lock: a dict lookup is atomic, and this runs before every request of every thread.
+        details = self._refusals.get("*") or self._refusals.get(method)
         if details is not None:
             error = error_for(details, method=method, path=path)
             error.args = (f"{error.args[0]} (not sent: an earlier call got this answer)",)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 import time
@@ -270,3 +271,41 @@ def test_inbox_paging_walks_every_page(sim):
 def test_jitter_source_is_injectable():
     policy = RetryPolicy(rng=random.Random(5))
     assert policy.backoff(3) == RetryPolicy(rng=random.Random(5)).backoff(3)
+
+
+def test_the_connection_pool_is_found_once_and_replaced_once_closed(sim):
+    # The adapter remembers the pool of its origin (no PoolManager lookup per request). urllib3 1.x closes a pool
+    # it evicts: a closed pool must not be used again. Closing the client closes the remembered pool.
+    sim.add_message(1001, "m-1")
+    with make_client(sim) as client:
+        adapter = client.session.get_adapter(sim.base_url)
+        client.get_message(1001, "m-1")
+        client.get_message(1001, "m-1")
+        (first,) = adapter._pools.values()
+        adapter.poolmanager.clear()  # an eviction: the manager forgets the pool ...
+        first.close()  # ... and urllib3 1.x closes it
+        assert client.get_message(1001, "m-1")["id"] == "m-1"
+        (second,) = adapter._pools.values()
+        assert second is not first and second.pool is not None
+    assert second.pool is None and not adapter._pools
+
+
+def test_request_parts_encoded_once_match_what_requests_would_send(sim):
+    # The client builds each attempt's request itself: query, JSON body, headers and encoded ids must be what
+    # Session.request would have sent.
+    sim.add_message(1001, "a/b c")
+    seen: list = []
+    with make_client(sim) as client:
+        client.session.hooks["response"].append(lambda response, *args, **kwargs: seen.append(response.request))
+        client.update_message_status(1001, "a/b c", "FAILED", "Ünïcode: not delivered")
+        list(client.iter_threads(inbox_id=DEFAULT_INBOX_ID, latest_message_timestamp_after="2026-01-01T00:00:00Z"))
+    patch, first_page = seen[0], seen[1]
+    assert patch.url.endswith("/messages/a%2Fb%20c")
+    assert patch.headers["Content-Type"] == "application/json"
+    assert patch.headers["Content-Length"] == str(len(patch.body))
+    assert patch.headers["Authorization"] == f"Bearer {sim.access_token}"
+    assert patch.headers["User-Agent"] == "airflow-provider-hubspot-channels"
+    assert json.loads(patch.body) == {"statusType": "FAILED", "errorMessage": "Ünïcode: not delivered"}
+    assert "latestMessageTimestampAfter=2026-01-01T00%3A00%3A00Z" in first_page.url
+    assert f"inboxId={DEFAULT_INBOX_ID}" in first_page.url
+    assert first_page.body is None and "Content-Length" not in first_page.headers
