@@ -10,6 +10,10 @@ the next request may go:
   window followed by silence, is what lets several clients see each other in the headers before the account's
   window is full, and keeps the account's window from refilling in bursts. While the log is full the burst
   allowance does not refill, so a burst is never repeated one window later.
+* **Idle start.** When the first answer shows that nobody else used the account in its window, a further
+  :data:`IDLE_START_FRACTION` of the limit may go at once, once: a batch of a few hundred messages then takes
+  its latency, not the pacing's seconds. It is withdrawn as soon as an answer shows another client, a 429
+  arrives or the window is full, so several clients starting together, and a long backlog, are paced as before.
 * **Adaptation.** ``max`` caps the limit at ``share`` of the account's limit; ``max - remaining`` is the account's
   use in the window, and minus our own use it is what *others* use (other workers, the live integration). The
   limit moves a fraction (:data:`ADAPT_GAIN`) of the way toward ``max - others - margin`` at most every
@@ -43,6 +47,9 @@ ADAPT_EVERY = 0.25
 BURST_FRACTION = 0.1
 #: Fraction of the window after which, without a fresh answer, one probe may pass the remaining guard.
 PROBE_EVERY = 0.1
+#: Requests (as a fraction of the limit) that may go at once, once, when the first answer shows an idle account.
+#: Half of the window is left free for a client that starts meanwhile, and for the live integration.
+IDLE_START_FRACTION = 0.4
 
 
 class BudgetStopped(Exception):
@@ -89,6 +96,9 @@ class RateBudget:
         # Pacing: a token bucket of at most BURST_FRACTION of the limit, refilled at limit / interval per second.
         self._tokens = self._burst()
         self._refilled_at = clock()
+        # Idle start: the one-time allowance (0 until the first answer shows an idle account, 0 once withdrawn).
+        self._idle_extra = 0.0
+        self._start_decided = False
         # Remaining guard: the last observation and our counters at that moment (None: nothing observed yet).
         self._granted = 0
         self._answered = 0
@@ -127,6 +137,7 @@ class RateBudget:
             # The window is full: the next request may go as soon as there is room (no pacing time is lost), but
             # waiting here must not build a burst that would repeat one window later.
             self._tokens = min(tokens, max(self._tokens, 1.0))
+            self._idle_extra = 0.0
         else:
             self._tokens = min(tokens, self._burst())
 
@@ -143,7 +154,7 @@ class RateBudget:
         wait = self._blocked_until - now
         if len(self._sent) >= self._window_limit():
             wait = max(wait, self._sent[0] + self._interval - now)
-        if self._tokens < 1.0:
+        if self._tokens < 1.0 and self._idle_extra < 1.0:
             wait = max(wait, (1.0 - self._tokens) * self._interval / self._limit)
         if wait <= 0 and self._credit() <= self._threshold:
             if self._sent:
@@ -165,7 +176,10 @@ class RateBudget:
         wait = self._wait_needed(now)
         if wait <= 0:
             self._sent.append(now)
-            self._tokens -= 1.0
+            if self._tokens >= 1.0:
+                self._tokens -= 1.0
+            else:
+                self._idle_extra -= 1.0
             self._granted += 1
             return 0.0
         return wait
@@ -215,9 +229,15 @@ class RateBudget:
             # to a connection error never arrives, so bound the estimate by what we sent in the window.
             self._in_flight_at_obs = min(max(0, self._granted - self._answered), len(self._sent))
             self._expired_at_obs = self._expired
+            others = max(0, account_max - remaining - len(self._sent))
+            if not self._start_decided:
+                self._start_decided = True
+                if others == 0:
+                    self._idle_extra = IDLE_START_FRACTION * min(self._limit, account_max * self._share)
+            elif others > 0:
+                self._idle_extra = 0.0
             if now - self._last_adapt >= ADAPT_EVERY:
                 self._last_adapt = now
-                others = max(0, account_max - remaining - len(self._sent))
                 cap = min(float(self._ceiling), account_max * self._share, account_max - margin)
                 target = min(cap, account_max - others - margin)
                 self._limit = min(cap, max(1.0, self._limit + ADAPT_GAIN * (target - self._limit)))
@@ -236,6 +256,7 @@ class RateBudget:
                 self._limit = max(1.0, self._limit / 2)
             self._blocked_until = max(self._blocked_until, now + wait)
             self._tokens = min(self._tokens, self._burst())
+            self._idle_extra = 0.0
 
     def stop(self) -> None:
         """Wake every waiting caller with :class:`BudgetStopped` (used by ``on_kill``)."""

@@ -186,11 +186,21 @@ def test_missing_headers_change_nothing():
     assert budget.limit == 7
 
 
-def simulate_shared_account(clients: int, seconds: float, limit: int = 1000, latency: float = 0.02):
+def simulate_shared_account(
+    clients: int,
+    seconds: float,
+    limit: int = 1000,
+    latency: float = 0.02,
+    *,
+    starts: tuple[float, ...] = (),
+    batch: int | None = None,
+    in_flight_max: int = 4,
+):
     """Several budgets, each believing it may use the whole account, against one rolling window.
 
-    Each client keeps up to 4 requests in flight; answers carry the account's headers after ``latency``.
-    Returns (answered per client, 429s per client, answered in the second half).
+    Each client keeps up to ``in_flight_max`` requests in flight, starts ``starts[i]`` seconds in (0 if not given)
+    and sends ``batch`` requests (unbounded if None); answers carry the account's headers after ``latency``.
+    Returns (answered per client, 429s per client, answered in the second half, finish time per client).
     """
     clock = FakeClock()
     budgets = [RateBudget(max_requests=limit, clock=clock) for _ in range(clients)]
@@ -198,6 +208,7 @@ def simulate_shared_account(clients: int, seconds: float, limit: int = 1000, lat
     in_flight = [deque() for _ in budgets]
     answered = [0] * clients
     refused = [0] * clients
+    finished: list[float | None] = [None] * clients
     late = 0
     start, step = clock.now, 0.005
     while clock.now - start < seconds:
@@ -205,39 +216,89 @@ def simulate_shared_account(clients: int, seconds: float, limit: int = 1000, lat
         while window and window[0] <= now - 10.0:
             window.popleft()
         for i, budget in enumerate(budgets):
+            if now - start < (starts[i] if i < len(starts) else 0.0):
+                continue
             while in_flight[i] and in_flight[i][0][0] <= now:
                 _, answer, was_429 = in_flight[i].popleft()
                 budget.observe(answer)
                 if was_429:
                     budget.penalise(10.0)
-            while len(in_flight[i]) < 4 and budget.try_acquire():
+            if batch is not None and answered[i] >= batch:
+                if finished[i] is None and not in_flight[i]:
+                    finished[i] = now - start
+                continue
+            sent = answered[i] + sum(1 for entry in in_flight[i] if not entry[2])
+            while len(in_flight[i]) < in_flight_max and (batch is None or sent < batch) and budget.try_acquire():
                 ok = len(window) < limit
                 if ok:
                     window.append(now)
                     answered[i] += 1
+                    sent += 1
                     late += now - start >= seconds / 2
                 else:
                     refused[i] += 1
                 in_flight[i].append((now + latency, headers(limit, limit - len(window)), not ok))
         clock.now += step
-    return answered, refused, late
+    return answered, refused, late, finished
 
 
 def test_one_client_runs_at_the_limit_less_the_margin():
-    _, refused, late = simulate_shared_account(1, 20.0)
+    _, refused, late, _ = simulate_shared_account(1, 20.0)
     assert refused == [0]
     assert late >= 0.96 * 100 * 10  # requests per second in the second half: 98% of 100
 
 
 def test_four_clients_share_one_account_without_429s():
-    answered, refused, late = simulate_shared_account(4, 40.0)
+    answered, refused, late, _ = simulate_shared_account(4, 40.0)
     assert sum(refused) <= 0.01 * sum(answered)
     assert late >= 0.9 * 100 * 20  # together at least 90% of the limit in the second half
     assert min(answered) >= 0.6 * max(answered)  # nobody is starved
 
 
 def test_four_clients_share_hubspots_real_limit_without_429s():
-    answered, refused, late = simulate_shared_account(4, 60.0, limit=110)
+    answered, refused, late, _ = simulate_shared_account(4, 60.0, limit=110)
     assert sum(refused) <= 0.01 * sum(answered)
     assert late >= 0.9 * 11 * 30
     assert min(answered) >= 0.6 * max(answered)
+
+
+def test_alone_on_an_idle_account_a_short_batch_goes_at_once():
+    # 300 requests, 16 in flight at 50 ms: paced at 100/s after a burst of 100 they would take over 2 s; the idle
+    # start lets a lone client send them as fast as its threads carry them (about 1 s), without a 429.
+    answered, refused, _, finished = simulate_shared_account(1, 5.0, latency=0.05, batch=300, in_flight_max=16)
+    assert answered == [300] and refused == [0]
+    assert finished[0] is not None and finished[0] < 1.3
+
+
+def test_the_idle_start_is_granted_once_and_withdrawn_when_another_client_shows():
+    clock = FakeClock()
+    idle, busy = RateBudget(max_requests=1000, clock=clock), RateBudget(max_requests=1000, clock=clock)
+    assert idle.try_acquire() and busy.try_acquire()
+    idle.observe(headers(1000, 999))  # the account holds our one request: idle
+    busy.observe(headers(1000, 900))  # 99 requests of others in the window: no idle start
+    at_once = take_all(busy)
+    assert 90 <= at_once <= 100  # the usual burst of a tenth
+    assert at_once + 395 <= take_all(idle) <= at_once + 405  # the burst, and the idle start (400) on top
+    clock.now += 0.05
+    idle.observe(headers(1000, 400))  # 100 used by someone else besides our 500
+    clock.now += 0.3
+    assert take_all(idle) <= 30  # paced again: about 100 per second, no idle start left
+    clock.now += 0.05
+    idle.observe(headers(1000, 420))  # the other client left again: the idle start does not come back
+    clock.now += 0.3
+    assert take_all(idle) <= 30
+
+
+def test_a_client_starting_next_to_a_busy_one_gets_no_idle_start_and_no_429s():
+    # The first one starts alone and takes the idle start; the second sees it in the headers and is paced.
+    answered, refused, late, _ = simulate_shared_account(2, 30.0, starts=(0.0, 3.0), in_flight_max=8)
+    assert sum(refused) <= 0.01 * sum(answered)
+    assert late >= 0.9 * 100 * 15
+    assert min(answered) >= 0.25 * max(answered)  # the incumbent yields slowly (damped adaptation), but yields
+
+
+def test_clients_starting_one_after_another_on_hubspots_real_limit_stay_without_429_storms():
+    starts = (0.0, 0.01, 0.5, 2.0)
+    answered, refused, late, _ = simulate_shared_account(4, 60.0, limit=110, latency=0.05, starts=starts)
+    assert sum(refused) <= 0.01 * sum(answered)
+    assert late >= 0.9 * 11 * 30
