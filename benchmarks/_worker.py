@@ -10,9 +10,11 @@ to ``OUT.json``. Everything talks to 127.0.0.1 only.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import resource
+import shutil
 import sys
 import tempfile
 import time
@@ -29,7 +31,10 @@ def cpu_seconds() -> float:
 
 def airflow_env(args: dict[str, Any]) -> None:
     """A private AIRFLOW_HOME and the connections, before Airflow is imported."""
-    home = args.get("airflow_home") or tempfile.mkdtemp(prefix="hubspot-bench-airflow-")
+    home = args.get("airflow_home")
+    if not home:
+        home = tempfile.mkdtemp(prefix="hubspot-bench-airflow-")
+        atexit.register(shutil.rmtree, home, ignore_errors=True)  # a worker leaves no AIRFLOW_HOME behind
     os.environ["AIRFLOW_HOME"] = home
     os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
     os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(Path(home) / "dags")
