@@ -104,12 +104,31 @@ class _PoolPerOriginAdapter(HTTPAdapter):
         self._pools[key] = pool
         return pool
 
+    def request_url(self, request: requests.PreparedRequest, proxies: Mapping[str, str] | None) -> str:
+        if not proxies:  # the common case, without parsing the URL and selecting a proxy again
+            return request.path_url
+        return super().request_url(request, dict(proxies))
+
     def close(self) -> None:
         # urllib3 2.x no longer closes the pools its manager drops: close the remembered ones here.
         for pool in self._pools.values():
             pool.close()
         self._pools.clear()
         super().close()
+
+
+class _NoCookies(requests.cookies.RequestsCookieJar):
+    """A cookie jar that keeps nothing: every call authenticates with its bearer token.
+
+    Cookies HubSpot's edge may set (load balancing, bot management) carry nothing this client needs, and the
+    standard jar parses every answer for them under a lock that the client's threads would queue for.
+    """
+
+    def extract_cookies(self, response: Any, request: Any) -> None:
+        return None
+
+    def add_cookie_header(self, request: Any) -> None:
+        return None
 
 
 def _segment(value: object) -> str:
@@ -162,6 +181,8 @@ class HubSpotChannelsClient:
         self.session.mount("http://", adapter)
         self.session.headers["User-Agent"] = USER_AGENT
         self.session.headers["Accept"] = "application/json"
+        del self.session.headers["Connection"]  # keep-alive is HTTP/1.1's default: one header less per request
+        self.session.cookies = _NoCookies()
         timeout = (self.config.connect_timeout, self.config.timeout)
         self._timeout = timeout
         # requests' own URL preparation (IDNA host, quoting) once: every call's URL is this plus encoded ids.
