@@ -379,7 +379,7 @@ def scenario_3(results: Results, workers: Workers, tmp: Path, count: int) -> Non
                     {
                         **common,
                         "verify_status": False,
-                        "max_concurrency": 8,
+                        "max_concurrency": 16,
                         "max_requests_per_10s": limit,
                         "reference_time": now.isoformat(),
                     },
