@@ -2,16 +2,16 @@
 
 Data flows one way: the domain's decisions come in, the client acts (a GET first when ``verify_status``, then
 the PATCH), and one :class:`MessageOutcome` per input row comes out, in completion order, to a sink and the
-report. Requests run on a bounded thread pool through the client's shared rate budget; at most
-``2 * max_concurrency`` messages are in flight, so a 100,000-row batch never queues 100,000 futures.
+report. ``max_concurrency`` threads (the caller's among them) take the plan's decisions one at a time and send
+through the client's shared rate budget: at most ``max_concurrency`` messages are in flight, and a 100,000-row
+batch is never held or queued whole.
 
 One message's failure never stops the others. What stops the batch (the rest become ``not_attempted``):
 a daily limit (no further request can succeed today), a refused token or missing scope (every other request
 would fail the same way: no retry storm), :data:`NO_ANSWER_LIMIT` messages in a row that got no useful answer
 through every retry (HubSpot is down or hung: the task's time stays bounded), and ``stop`` (``on_kill``).
-Messages already queued for a worker check the stop first, so no request starts after the batch stopped; and the
-batch fans out only after its first message came back without such an error, so a refused credential costs one
-request, not one per worker.
+A thread checks the stop before each message, so no request starts after the batch stopped; and the batch fans
+out only after its first message came back, so a refused credential costs one request, not one per thread.
 """
 
 from __future__ import annotations
