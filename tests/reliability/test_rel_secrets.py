@@ -94,7 +94,7 @@ def run_and_capture(outputs: Outputs, op: Any, context: dict[str, Any]) -> Any:
 def test_no_secret_leaks_from_runs_that_refresh_tokens_and_hit_errors(outputs, monkeypatch, tmp_path: Path):
     faults = FaultConfig(p_503=0.05, p_500=0.03, html_share=0.5, p_reset=0.02, p_429=0.02, retry_after=0)
     with HubSpotSimulator(
-        seed=21, token_lifetime=0.3, rotate_refresh_tokens=True, latency=0.01, rate_limit=None
+        seed=21, token_lifetime=1.0, rotate_refresh_tokens=True, latency=0.01, rate_limit=None
     ) as sim:
         seed = sim.seed_scenario("reconciliation", 120, now=NOW)
         sim.set_faults(faults)
