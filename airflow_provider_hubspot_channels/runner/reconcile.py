@@ -16,6 +16,7 @@ out only after its first message came back, so a refused credential costs one re
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -262,38 +263,61 @@ def run_plan(
                 no_answer = 0
         return outcome
 
-    def work(outcome: MessageOutcome | None = None) -> None:
+    def work(decision: Decision | None, *, only_this: bool = False) -> None:
+        """Act on ``decision`` (or the plan's next), then on the plan's next ones until it is used up."""
+        nonlocal stopped_reason
         try:
-            while True:
+            if decision is None:
                 with lock:
-                    if outcome is not None:
-                        record(outcome)
                     decision = take()
-                if decision is None:
-                    return
+            while decision is not None:
                 outcome = act(decision)
-        except BaseException as exc:
+                with lock:
+                    record(outcome)
+                    decision = None  # recorded: from here on an exception must not record it again
+                    if not only_this:
+                        decision = take()
+        except BaseException as exc:  # the sink or plan failed, or the task was interrupted (timeout, signal)
+            stop.set()  # the other threads must not send what could no longer be recorded
             failures.append(exc)
-            stop.set()  # the batch cannot be recorded any more: the other threads must not send unrecorded
+            with contextlib.suppress(BaseException), lock:
+                stopped_reason = stopped_reason or f"stopped: the run was interrupted ({type(exc).__name__})"
+                if decision is not None:  # taken, maybe sent, never recorded: it gets its row
+                    record(
+                        _outcome(
+                            decision,
+                            Outcome.ERROR,
+                            f"{stopped_reason} while this message was being handled; HubSpot may or may not show "
+                            "it FAILED",
+                        )
+                    )
 
-    # The first message alone: a refused credential or missing scope then costs one request, not one per thread.
-    with lock:
-        first = take()
-    helpers = [
-        threading.Thread(target=work, name=f"hubspot-reconcile_{i}", daemon=True) for i in range(max_concurrency - 1)
-    ]
+    helpers: list[threading.Thread] = []
     try:
-        if first is not None:
-            first_outcome = act(first)
+        # The first message alone: a refused credential or missing scope then costs one request, not one per thread.
+        work(None, only_this=True)
+        if not failures and not stop.is_set():
+            helpers = [
+                threading.Thread(target=work, args=(None,), name=f"hubspot-reconcile_{i}", daemon=True)
+                for i in range(max_concurrency - 1)
+            ]
             for thread in helpers:
                 thread.start()
-            work(first_outcome)
-    finally:
+        work(None)  # the rest (after a stop, take() records every remaining row as not attempted)
+        for thread in helpers:
+            thread.join()
+    except BaseException:
+        stop.set()  # interrupted while starting or joining the threads: they must stop sending
         for thread in helpers:
             if thread.is_alive():
                 thread.join()
+        raise
     if failures:
         raise failures[0]
+    if stop.is_set() and stopped_reason is None:
+        # Stopped from outside (on_kill) with every row handled: rows cut short by the stop are not_attempted,
+        # and the operator must fail instead of reporting success.
+        stopped_reason = "stopped: the task was killed"
     return RunResult(time.monotonic() - started, stopped_reason, stopping_error)
 
 
