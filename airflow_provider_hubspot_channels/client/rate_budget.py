@@ -98,6 +98,7 @@ class RateBudget:
         self._refilled_at = clock()
         # Idle start: the one-time allowance (0 until the first answer shows an idle account, 0 once withdrawn).
         self._idle_extra = 0.0
+        self._idle_until = -math.inf
         self._start_decided = False
         # Remaining guard: the last observation and our counters at that moment (None: nothing observed yet).
         self._granted = 0
@@ -140,6 +141,8 @@ class RateBudget:
             self._idle_extra = 0.0
         else:
             self._tokens = min(tokens, self._burst())
+        if now >= self._idle_until:  # an idle start is for the start: it does not wait for a later batch
+            self._idle_extra = 0.0
 
     def _credit(self) -> float:
         """A lower bound of what the account has left in its window, from the last answer (inf before any)."""
@@ -232,8 +235,11 @@ class RateBudget:
             others = max(0, account_max - remaining - len(self._sent))
             if not self._start_decided:
                 self._start_decided = True
-                if others == 0:
+                # Only an answer with nothing else of ours unanswered can tell: requests of ours that HubSpot has
+                # not counted yet would hide as many of another client's.
+                if others == 0 and self._granted == self._answered:
                     self._idle_extra = IDLE_START_FRACTION * min(self._limit, account_max * self._share)
+                    self._idle_until = now + self._interval
             elif others > 0:
                 self._idle_extra = 0.0
             if now - self._last_adapt >= ADAPT_EVERY:

@@ -195,11 +195,13 @@ def simulate_shared_account(
     starts: tuple[float, ...] = (),
     batch: int | None = None,
     in_flight_max: int = 4,
+    first_alone: bool = False,
 ):
     """Several budgets, each believing it may use the whole account, against one rolling window.
 
     Each client keeps up to ``in_flight_max`` requests in flight, starts ``starts[i]`` seconds in (0 if not given)
-    and sends ``batch`` requests (unbounded if None); answers carry the account's headers after ``latency``.
+    and sends ``batch`` requests (unbounded if None); answers carry the account's headers after ``latency``. With
+    ``first_alone`` a client sends one request and waits for its answer before the rest, as ``run_plan`` does.
     Returns (answered per client, 429s per client, answered in the second half, finish time per client).
     """
     clock = FakeClock()
@@ -209,6 +211,7 @@ def simulate_shared_account(
     answered = [0] * clients
     refused = [0] * clients
     finished: list[float | None] = [None] * clients
+    heard = [False] * clients  # an answer arrived
     late = 0
     start, step = clock.now, 0.005
     while clock.now - start < seconds:
@@ -220,6 +223,7 @@ def simulate_shared_account(
                 continue
             while in_flight[i] and in_flight[i][0][0] <= now:
                 _, answer, was_429 = in_flight[i].popleft()
+                heard[i] = True
                 budget.observe(answer)
                 if was_429:
                     budget.penalise(10.0)
@@ -228,7 +232,8 @@ def simulate_shared_account(
                     finished[i] = now - start
                 continue
             sent = answered[i] + sum(1 for entry in in_flight[i] if not entry[2])
-            while len(in_flight[i]) < in_flight_max and (batch is None or sent < batch) and budget.try_acquire():
+            most = 1 if first_alone and not heard[i] else in_flight_max
+            while len(in_flight[i]) < most and (batch is None or sent < batch) and budget.try_acquire():
                 ok = len(window) < limit
                 if ok:
                     window.append(now)
@@ -265,7 +270,9 @@ def test_four_clients_share_hubspots_real_limit_without_429s():
 def test_alone_on_an_idle_account_a_short_batch_goes_at_once():
     # 300 requests, 16 in flight at 50 ms: paced at 100/s after a burst of 100 they would take over 2 s; the idle
     # start lets a lone client send them as fast as its threads carry them (about 1 s), without a 429.
-    answered, refused, _, finished = simulate_shared_account(1, 5.0, latency=0.05, batch=300, in_flight_max=16)
+    answered, refused, _, finished = simulate_shared_account(
+        1, 5.0, latency=0.05, batch=300, in_flight_max=16, first_alone=True
+    )
     assert answered == [300] and refused == [0]
     assert finished[0] is not None and finished[0] < 1.3
 
@@ -291,7 +298,7 @@ def test_the_idle_start_is_granted_once_and_withdrawn_when_another_client_shows(
 
 def test_a_client_starting_next_to_a_busy_one_gets_no_idle_start_and_no_429s():
     # The first one starts alone and takes the idle start; the second sees it in the headers and is paced.
-    answered, refused, late, _ = simulate_shared_account(2, 30.0, starts=(0.0, 3.0), in_flight_max=8)
+    answered, refused, late, _ = simulate_shared_account(2, 30.0, starts=(0.0, 3.0), in_flight_max=8, first_alone=True)
     assert sum(refused) <= 0.01 * sum(answered)
     assert late >= 0.9 * 100 * 15
     assert min(answered) >= 0.25 * max(answered)  # the incumbent yields slowly (damped adaptation), but yields
@@ -299,6 +306,24 @@ def test_a_client_starting_next_to_a_busy_one_gets_no_idle_start_and_no_429s():
 
 def test_clients_starting_one_after_another_on_hubspots_real_limit_stay_without_429_storms():
     starts = (0.0, 0.01, 0.5, 2.0)
-    answered, refused, late, _ = simulate_shared_account(4, 60.0, limit=110, latency=0.05, starts=starts)
+    answered, refused, late, _ = simulate_shared_account(
+        4, 60.0, limit=110, latency=0.05, starts=starts, first_alone=True
+    )
     assert sum(refused) <= 0.01 * sum(answered)
     assert late >= 0.9 * 11 * 30
+
+
+def test_the_idle_start_needs_an_answer_with_nothing_of_ours_unanswered_and_expires():
+    # Requests of ours that HubSpot has not counted yet could hide another client's: no idle start then.
+    clock = FakeClock()
+    budget = RateBudget(max_requests=1000, clock=clock)
+    assert take_all(budget) == 100
+    budget.observe(headers(1000, 999))  # one of our 100 counted, 99 in flight: it cannot tell
+    clock.now += 0.01
+    assert take_all(budget) <= 2
+    # Granted, but not used within a window: a batch much later starts paced, not with the stale allowance.
+    later = RateBudget(max_requests=1000, clock=clock)
+    assert later.try_acquire()
+    later.observe(headers(1000, 999))
+    clock.now += 3600
+    assert take_all(later) <= 100
