@@ -110,10 +110,11 @@ class _PoolPerOriginAdapter(HTTPAdapter):
         return super().request_url(request, dict(proxies))
 
     def close(self) -> None:
-        # urllib3 2.x no longer closes the pools its manager drops: close the remembered ones here.
-        for pool in self._pools.values():
+        # urllib3 2.x no longer closes the pools its manager drops: close the remembered ones here (taken out first:
+        # a thread still finishing a request may remember a pool meanwhile).
+        pools, self._pools = self._pools, {}
+        for pool in pools.values():
             pool.close()
-        self._pools.clear()
         super().close()
 
 
@@ -278,7 +279,14 @@ class HubSpotChannelsClient:
         :param json: JSON body.
         """
         url = self._api_root + path + (f"?{urlencode(params, doseq=True)}" if params else "")
-        body = None if json is None else jsonlib.dumps(json, allow_nan=False, separators=(",", ":")).encode()
+        try:
+            body = None if json is None else jsonlib.dumps(json, allow_nan=False, separators=(",", ":")).encode()
+        except (TypeError, ValueError) as exc:
+            raise InvalidInputError(
+                "body",
+                f"it cannot be sent as JSON ({exc})",
+                "pass strings, numbers, lists and dicts without NaN or Infinity",
+            ) from None
         retries = 0
         waited = 0.0
         expiry_refreshes = 0

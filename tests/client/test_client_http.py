@@ -309,3 +309,17 @@ def test_request_parts_encoded_once_match_what_requests_would_send(sim):
     assert "latestMessageTimestampAfter=2026-01-01T00%3A00%3A00Z" in first_page.url
     assert f"inboxId={DEFAULT_INBOX_ID}" in first_page.url
     assert first_page.body is None and "Content-Length" not in first_page.headers
+
+
+def test_a_body_that_is_not_json_is_refused_before_any_request(sim):
+    person = {"deliveryIdentifier": {"type": "HS_PHONE_NUMBER", "value": "+15550100"}}
+    with make_client(sim) as client, pytest.raises(InvalidInputError, match="body.*NaN"):
+        client.publish_message(
+            1001,
+            channel_account_id="1",
+            text="hi",
+            senders=[person],
+            recipients=[person],
+            attachments=[{"x": float("nan")}],
+        )
+    assert api_requests(sim) == []
