@@ -313,7 +313,7 @@ def test_request_parts_encoded_once_match_what_requests_would_send(sim):
 
 def test_a_body_that_is_not_json_is_refused_before_any_request(sim):
     person = {"deliveryIdentifier": {"type": "HS_PHONE_NUMBER", "value": "+15550100"}}
-    with make_client(sim) as client, pytest.raises(InvalidInputError, match="body.*NaN"):
+    with make_client(sim) as client, pytest.raises(InvalidInputError, match=r"body.*NaN"):
         client.publish_message(
             1001,
             channel_account_id="1",
