@@ -10,10 +10,11 @@ the next request may go:
   window followed by silence, is what lets several clients see each other in the headers before the account's
   window is full, and keeps the account's window from refilling in bursts. While the log is full the burst
   allowance does not refill, so a burst is never repeated one window later.
-* **Idle start.** When the first answer shows that nobody else used the account in its window, a further
-  :data:`IDLE_START_FRACTION` of the limit may go at once, once: a batch of a few hundred messages then takes
-  its latency, not the pacing's seconds. It is withdrawn as soon as an answer shows another client, a 429
-  arrives or the window is full, so several clients starting together, and a long backlog, are paced as before.
+* **Idle start.** When the first answer, with nothing else of ours unanswered, shows that nobody else used the
+  account in its window, a further :data:`IDLE_START_FRACTION` of the limit may go at once, once: a batch of a
+  few hundred messages then takes its latency, not the pacing's seconds. It is withdrawn as soon as an answer
+  shows another client, a 429 arrives or the window is full, and lapses after one window, so several clients
+  starting together, and a long backlog, are paced as before.
 * **Adaptation.** ``max`` caps the limit at ``share`` of the account's limit; ``max - remaining`` is the account's
   use in the window, and minus our own use it is what *others* use (other workers, the live integration). The
   limit moves a fraction (:data:`ADAPT_GAIN`) of the way toward ``max - others - margin`` at most every
