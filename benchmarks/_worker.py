@@ -178,6 +178,54 @@ def mode_httpdag(args: dict[str, Any]) -> dict[str, Any]:
     return {"wall_seconds": wall, "cpu_seconds": cpu_seconds() - cpu0, "ti_states": states}
 
 
+def stack_floors(args: dict[str, Any], records: list[dict[str, Any]]) -> dict[str, float]:
+    """CPU seconds of the same PATCHes sent one after another by each layer of the HTTP stack, in this process.
+
+    ``requests`` as a user writes it (``Session.patch``), urllib3's connection pool beneath it, and
+    ``http.client`` beneath that: what the provider's figure is made of, and what another transport would cost.
+    """
+    import http.client
+    from urllib.parse import urlsplit
+
+    import requests
+    import urllib3
+
+    body = {"statusType": "FAILED", "errorMessage": "Not delivered: no delivery receipt arrived."}
+    encoded = json.dumps(body).encode()
+    headers = {"Authorization": f"Bearer {args['token']}", "Content-Type": "application/json"}
+    paths = [message_path(record["channel_id"], record["message_id"]) for record in records]
+    origin = urlsplit(args["base_url"])
+    floors = {}
+
+    start = cpu_seconds()
+    with requests.Session() as session:
+        session.headers["Authorization"] = headers["Authorization"]
+        for path in paths:
+            session.patch(args["base_url"] + path, json=body, timeout=30).raise_for_status()
+    floors["requests_loop_cpu_seconds"] = cpu_seconds() - start
+
+    start = cpu_seconds()
+    with urllib3.HTTPConnectionPool(origin.hostname or "", origin.port, timeout=30.0, retries=False) as pool:
+        for path in paths:
+            if pool.urlopen("PATCH", path, body=encoded, headers=headers).status != 200:
+                raise RuntimeError(f"urllib3 loop: PATCH {path} failed")
+    floors["urllib3_loop_cpu_seconds"] = cpu_seconds() - start
+
+    start = cpu_seconds()
+    connection = http.client.HTTPConnection(origin.hostname or "", origin.port, timeout=30)
+    try:
+        for path in paths:
+            connection.request("PATCH", path, body=encoded, headers=headers)
+            answer = connection.getresponse()
+            answer.read()
+            if answer.status != 200:
+                raise RuntimeError(f"http.client loop: PATCH {path} failed")
+    finally:
+        connection.close()
+    floors["http_client_loop_cpu_seconds"] = cpu_seconds() - start
+    return floors
+
+
 def mode_overhead(args: dict[str, Any]) -> dict[str, Any]:
     """The provider's own cost: plan + ``run_plan`` with a ``HubSpotChannelsClient``, no latency, no limit."""
     from datetime import datetime, timedelta
@@ -216,19 +264,24 @@ def mode_overhead(args: dict[str, Any]) -> dict[str, Any]:
     wall = time.perf_counter() - t0
     client.close()
     counts = dict(report.counts)
-    # The floor: the same PATCHes from a plain sequential requests.Session loop in this process.
-    import requests
 
-    floor_session = requests.Session()
-    floor_session.headers["Authorization"] = f"Bearer {args['token']}"
-    body = {"statusType": "FAILED", "errorMessage": "Not delivered: no delivery receipt arrived."}
-    floor0 = cpu_seconds()
-    for record in records:
-        floor_session.patch(
-            args["base_url"] + message_path(record["channel_id"], record["message_id"]), json=body, timeout=30
-        ).json()
-    floor_cpu = cpu_seconds() - floor0
-    floor_session.close()
+    # The same PATCHes again (FAILED to FAILED) from one thread: what the other three threads add at no latency.
+    one_thread = HubSpotChannelsClient(config=config, access_token=args["token"], pool_size=1)
+    one_report = RunReport()
+    one0 = cpu_seconds()
+    run_plan(
+        plan(records, policy, DEFAULT_ERROR_MESSAGE_TEMPLATE),
+        one_thread,
+        report=one_report,
+        sink=sink,
+        verify_status=False,
+        max_concurrency=1,
+    )
+    one_thread_cpu = cpu_seconds() - one0
+    one_thread.close()
+    if one_report.counts.get("marked_failed", 0) != len(records):
+        raise RuntimeError(f"one-thread run: {dict(one_report.counts)}")
+    floors = stack_floors(args, records)
 
     # The provider without HTTP: the same plan and run_plan with a client that only takes a budget slot and
     # waits 0.5 ms (as if answered at once): planning, threads, futures, budget, outcomes, report rows.
@@ -255,7 +308,8 @@ def mode_overhead(args: dict[str, Any]) -> dict[str, Any]:
     mechanics_cpu = cpu_seconds() - mechanics0
     return {
         "no_http_cpu_seconds": mechanics_cpu,
-        "requests_loop_cpu_seconds": floor_cpu,
+        "one_thread_cpu_seconds": one_thread_cpu,
+        **floors,
         "wall_seconds": wall,
         "user_seconds": usage1.ru_utime - usage0.ru_utime,
         "sys_seconds": usage1.ru_stime - usage0.ru_stime,
