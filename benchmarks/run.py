@@ -93,6 +93,27 @@ def write_jsonl(path: Path, records: list[dict[str, Any]]) -> None:
             handle.write(json.dumps(record) + "\n")
 
 
+def operator_jobs(
+    sim: HubSpotSimulator, tmp: Path, name: str, batch_sizes: Sequence[int], now: datetime, **operator_args: Any
+) -> tuple[list[tuple[str, dict[str, Any]]], list[list[dict[str, Any]]]]:
+    """One batch of stale messages per operator process, seeded in ``sim``, and the worker jobs that reconcile them.
+
+    :param name: unique per simulator: message ids and batch files start with it.
+    :param batch_sizes: stale messages per process.
+    :param operator_args: the operator's settings (``verify_status``, ``max_requests_per_10s``, ...).
+    """
+    jobs: list[tuple[str, dict[str, Any]]] = []
+    batches = []
+    for number, size in enumerate(batch_sizes):
+        records = stale_records(sim, f"{name}b{number}", size, now)
+        path = tmp / f"{name}_{number}.jsonl"
+        write_jsonl(path, records)
+        batches.append(records)
+        args = {"base_url": sim.base_url, "token": sim.access_token, "records_path": str(path)}
+        jobs.append(("operator", {**args, "reference_time": now.isoformat(), **operator_args}))
+    return jobs, batches
+
+
 def failed_count(sim: HubSpotSimulator, records: list[dict[str, Any]]) -> int:
     done = 0
     for record in records:
@@ -251,17 +272,10 @@ def scenario_1(results: Results, workers: Workers, tmp: Path, count: int) -> Non
         print(f"scenario 1: limit efficiency, verify_status={verify}, {count} stale messages")
         now = datetime.now(timezone.utc)
         with HubSpotSimulator(rate_limit=limit, latency=0.02, request_log_limit=200_000) as sim:
-            records = stale_records(sim, f"s1{'v' if verify else 'p'}", count, now)
-            write_jsonl(tmp / f"{key}.jsonl", records)
-            args = {
-                "base_url": sim.base_url,
-                "token": sim.access_token,
-                "records_path": str(tmp / f"{key}.jsonl"),
-                "verify_status": verify,
-                "max_requests_per_10s": limit,
-                "reference_time": now.isoformat(),
-            }
-            (out,) = workers.run([("operator", args)])
+            jobs, (records,) = operator_jobs(
+                sim, tmp, f"s1{'v' if verify else 'p'}", [count], now, verify_status=verify, max_requests_per_10s=limit
+            )
+            (out,) = workers.run(jobs)
             stats = log_stats(sim, limit)
             failed = failed_count(sim, records)
         raw = {"worker": out, "log": stats, "failed_in_hubspot": failed, "limit": limit, "latency": 0.02}
@@ -291,24 +305,10 @@ def scenario_2(results: Results, workers: Workers, tmp: Path, per_process: int, 
     print(f"scenario 2: shared account, {processes} processes x {per_process} stale messages, verify_status=True")
     now = datetime.now(timezone.utc)
     with HubSpotSimulator(rate_limit=limit, latency=0.02, request_log_limit=200_000) as sim:
-        jobs, batches = [], []
-        for p in range(processes):
-            records = stale_records(sim, f"s2b{p}", per_process, now)
-            batches.append(records)
-            write_jsonl(tmp / f"2_batch{p}.jsonl", records)
-            jobs.append(
-                (
-                    "operator",
-                    {
-                        "base_url": sim.base_url,
-                        "token": sim.access_token,
-                        "records_path": str(tmp / f"2_batch{p}.jsonl"),
-                        "verify_status": True,
-                        "max_requests_per_10s": limit,  # each believes it may use the whole account
-                        "reference_time": now.isoformat(),
-                    },
-                )
-            )
+        # Each process is told the whole account's limit: they must converge through HubSpot's headers.
+        jobs, batches = operator_jobs(
+            sim, tmp, "s2", [per_process] * processes, now, verify_status=True, max_requests_per_10s=limit
+        )
         outs = workers.run(jobs)
         stats = log_stats(sim, limit)
         failed = [failed_count(sim, batch) for batch in batches]
@@ -569,20 +569,15 @@ def scenario_7(results: Results, workers: Workers, tmp: Path, seconds: float) ->
         )
         now = datetime.now(timezone.utc)
         with HubSpotSimulator(rate_limit=limit, latency=0.05, request_log_limit=200_000) as sim:
-            jobs, batches = [], []
-            for p in range(processes):
-                records = stale_records(sim, f"s7n{processes}{'v' if verify else 'p'}b{p}", per_process, now)
-                batches.append(records)
-                write_jsonl(tmp / f"{key}_{p}.jsonl", records)
-                args = {
-                    "base_url": sim.base_url,
-                    "token": sim.access_token,
-                    "records_path": str(tmp / f"{key}_{p}.jsonl"),
-                    "verify_status": verify,
-                    "max_requests_per_10s": limit,
-                    "reference_time": now.isoformat(),
-                }
-                jobs.append(("operator", args))
+            jobs, batches = operator_jobs(
+                sim,
+                tmp,
+                f"s7n{processes}{'v' if verify else 'p'}",
+                [per_process] * processes,
+                now,
+                verify_status=verify,
+                max_requests_per_10s=limit,
+            )
             outs = workers.run(jobs)
             stats = log_stats(sim, limit)
             failed = sum(failed_count(sim, batch) for batch in batches)
@@ -617,8 +612,12 @@ def projection(results: Results) -> dict[str, Any]:
     for verify, requests_per_message in ((False, 1), (True, 2)):
         flag = str(verify).lower()
         sources = [(f"7_real_limit_1_verify_{flag}", "110/10 s"), (f"1_verify_{flag}", "1,000/10 s")]
-        found = [(key, label) for key, label in sources if key in results.raw]
+        # A run shorter than one 10 s window has no steady phase to project from.
+        found = [
+            (key, label) for key, label in sources if results.raw.get(key, {}).get("log", {}).get("steady_efficiency")
+        ]
         if not found:
+            print(f"  [6 projection] verify_status={verify}: no run longer than 10 s (a steady phase) to project from")
             continue
         key, label = found[0]
         eff = results.raw[key]["log"].get("steady_efficiency", 0.0)
