@@ -41,6 +41,23 @@ def hammer(call: Callable[[], object], until: float, errors: list[Exception]) ->
             return
 
 
+def run_hammers(
+    clients: list[HubSpotChannelsClient], until: float, errors: list[Exception], *also: threading.Thread
+) -> None:
+    """Two threads per client calling ``get_channel`` until ``until`` (plus ``also``), joined, clients closed."""
+    threads = [*also] + [
+        threading.Thread(target=hammer, args=(lambda c=c: c.get_channel(1001), until, errors), daemon=True)
+        for c in clients
+        for _ in range(2)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(until - time.monotonic() + 30)
+    for client in clients:
+        client.close()
+
+
 def finish(worker: subprocess.Popen[str], timeout: float) -> str:
     """The worker's output; a worker that hangs is aborted so that its threads' stacks show in the failure."""
     try:
@@ -70,17 +87,7 @@ def test_several_workers_converge_below_the_limit_without_a_429_storm():
         clients = [make_client(sim) for _ in range(4)]  # four workers, two threads each
         errors: list[Exception] = []
         until = time.monotonic() + RUN_SECONDS
-        threads = [
-            threading.Thread(target=hammer, args=(lambda c=c: c.get_channel(1001), until, errors), daemon=True)
-            for c in clients
-            for _ in range(2)
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(RUN_SECONDS + 30)
-        for client in clients:
-            client.close()
+        run_hammers(clients, until, errors)
         log = settled_log(sim)
     assert errors == []
     answered = [e.time for e in log if e.status == 200]
@@ -121,17 +128,8 @@ def test_budget_share_leaves_the_rest_to_the_live_integration():
                     return
                 time.sleep(1.0 / (LIMIT / 3))
 
-        threads = [threading.Thread(target=live_integration, daemon=True)] + [
-            threading.Thread(target=hammer, args=(lambda c=c: c.get_channel(1001), until, errors), daemon=True)
-            for c in reconciliation
-            for _ in range(2)
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(RUN_SECONDS + 30)
-        for client in [*reconciliation, live]:
-            client.close()
+        run_hammers(reconciliation, until, errors, threading.Thread(target=live_integration, daemon=True))
+        live.close()
         log = settled_log(sim)
     assert errors == []
     ours = [e for e in log if e.path.endswith("/1001")]
