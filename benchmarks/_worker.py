@@ -67,7 +67,7 @@ def load_records(args: dict[str, Any]) -> list[dict[str, Any]]:
         return [json.loads(line) for line in handle]
 
 
-def message_path(channel_id: int, message_id: str) -> str:
+def message_path(channel_id: int | str, message_id: str) -> str:
     return f"/conversations/custom-channels/2026-03/{channel_id}/messages/{message_id}"
 
 
@@ -178,11 +178,13 @@ def mode_httpdag(args: dict[str, Any]) -> dict[str, Any]:
     return {"wall_seconds": wall, "cpu_seconds": cpu_seconds() - cpu0, "ti_states": states}
 
 
-def stack_floors(args: dict[str, Any], records: list[dict[str, Any]]) -> dict[str, float]:
+def stack_floors(args: dict[str, Any], patches: list[tuple[str, dict[str, str]]]) -> dict[str, float]:
     """CPU seconds of the same PATCHes sent one after another by each layer of the HTTP stack, in this process.
 
     ``requests`` as a user writes it (``Session.patch``), urllib3's connection pool beneath it, and
     ``http.client`` beneath that: what the provider's figure is made of, and what another transport would cost.
+
+    :param patches: (path, JSON body) of every PATCH the provider sent.
     """
     import http.client
     from urllib.parse import urlsplit
@@ -190,32 +192,30 @@ def stack_floors(args: dict[str, Any], records: list[dict[str, Any]]) -> dict[st
     import requests
     import urllib3
 
-    body = {"statusType": "FAILED", "errorMessage": "Not delivered: no delivery receipt arrived."}
-    encoded = json.dumps(body).encode()
+    encoded = [(path, json.dumps(body).encode()) for path, body in patches]
     headers = {"Authorization": f"Bearer {args['token']}", "Content-Type": "application/json"}
-    paths = [message_path(record["channel_id"], record["message_id"]) for record in records]
     origin = urlsplit(args["base_url"])
     floors = {}
 
     start = cpu_seconds()
     with requests.Session() as session:
         session.headers["Authorization"] = headers["Authorization"]
-        for path in paths:
+        for path, body in patches:
             session.patch(args["base_url"] + path, json=body, timeout=30).raise_for_status()
     floors["requests_loop_cpu_seconds"] = cpu_seconds() - start
 
     start = cpu_seconds()
     with urllib3.HTTPConnectionPool(origin.hostname or "", origin.port, timeout=30.0, retries=False) as pool:
-        for path in paths:
-            if pool.urlopen("PATCH", path, body=encoded, headers=headers).status != 200:
+        for path, data in encoded:
+            if pool.urlopen("PATCH", path, body=data, headers=headers).status != 200:
                 raise RuntimeError(f"urllib3 loop: PATCH {path} failed")
     floors["urllib3_loop_cpu_seconds"] = cpu_seconds() - start
 
     start = cpu_seconds()
     connection = http.client.HTTPConnection(origin.hostname or "", origin.port, timeout=30)
     try:
-        for path in paths:
-            connection.request("PATCH", path, body=encoded, headers=headers)
+        for path, data in encoded:
+            connection.request("PATCH", path, body=data, headers=headers)
             answer = connection.getresponse()
             answer.read()
             if answer.status != 200:
@@ -229,6 +229,7 @@ def stack_floors(args: dict[str, Any], records: list[dict[str, Any]]) -> dict[st
 def mode_overhead(args: dict[str, Any]) -> dict[str, Any]:
     """The provider's own cost: plan + ``run_plan`` with a ``HubSpotChannelsClient``, no latency, no limit."""
     from datetime import datetime, timedelta
+    from urllib.parse import quote
 
     from airflow_provider_hubspot_channels.client import ClientConfig, HubSpotChannelsClient
     from airflow_provider_hubspot_channels.reconciliation import (
@@ -264,6 +265,7 @@ def mode_overhead(args: dict[str, Any]) -> dict[str, Any]:
     wall = time.perf_counter() - t0
     client.close()
     counts = dict(report.counts)
+    report_lines = lines
 
     # The same PATCHes again (FAILED to FAILED) from one thread: what the other three threads add at no latency.
     one_thread = HubSpotChannelsClient(config=config, access_token=args["token"], pool_size=1)
@@ -281,7 +283,18 @@ def mode_overhead(args: dict[str, Any]) -> dict[str, Any]:
     one_thread.close()
     if one_report.counts.get("marked_failed", 0) != len(records):
         raise RuntimeError(f"one-thread run: {dict(one_report.counts)}")
-    floors = stack_floors(args, records)
+    # The reference loops send what the provider sent: the same paths and the same agent-facing messages.
+    floors = stack_floors(
+        args,
+        [
+            (
+                message_path(d.channel_id, quote(d.message_id, safe="")),
+                {"statusType": "FAILED", "errorMessage": d.error_message},
+            )
+            for d in plan(records, policy, DEFAULT_ERROR_MESSAGE_TEMPLATE)
+            if d.channel_id and d.message_id and d.error_message
+        ],
+    )
 
     # The provider without HTTP: the same plan and run_plan with a client that only takes a budget slot and
     # waits 0.5 ms (as if answered at once): planning, threads, futures, budget, outcomes, report rows.
@@ -315,7 +328,7 @@ def mode_overhead(args: dict[str, Any]) -> dict[str, Any]:
         "sys_seconds": usage1.ru_stime - usage0.ru_stime,
         "cpu_seconds": (usage1.ru_utime - usage0.ru_utime) + (usage1.ru_stime - usage0.ru_stime),
         "counts": counts,
-        "report_lines": lines,
+        "report_lines": report_lines,
     }
 
 
