@@ -247,8 +247,6 @@ def mode_overhead(args: dict[str, Any]) -> dict[str, Any]:
     concurrency = args.get("max_concurrency", 4)
     config = ClientConfig(base_url=args["base_url"], max_requests_per_10s=100_000)
     client = HubSpotChannelsClient(config=config, access_token=args["token"], pool_size=concurrency)
-    if args.get("trust_env") is False:  # an experiment: what requests' per-request environment lookup costs
-        client.session.trust_env = False
     report = RunReport()
     lines = 0
 
@@ -291,13 +289,13 @@ def mode_overhead(args: dict[str, Any]) -> dict[str, Any]:
                 message_path(d.channel_id, quote(d.message_id, safe="")),
                 {"statusType": "FAILED", "errorMessage": d.error_message},
             )
-            for d in plan(records, policy, DEFAULT_ERROR_MESSAGE_TEMPLATE)
+            for d in decisions
             if d.channel_id and d.message_id and d.error_message
         ],
     )
 
     # The provider without HTTP: the same plan and run_plan with a client that only takes a budget slot and
-    # waits 0.5 ms (as if answered at once): planning, threads, futures, budget, outcomes, report rows.
+    # waits 0.5 ms (as if answered at once): planning, threads, budget, outcomes, report rows.
     from airflow_provider_hubspot_channels.client.rate_budget import RateBudget
 
     class NoHttpClient:
