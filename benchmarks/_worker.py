@@ -313,6 +313,9 @@ def mode_overhead(args: dict[str, Any]) -> dict[str, Any]:
             self.budget.observe({})
             return {}
 
+        def unanswered_attempts(self) -> int:
+            return 0
+
     mechanics0 = cpu_seconds()
     decisions = plan(records, policy, DEFAULT_ERROR_MESSAGE_TEMPLATE)
     run_plan(decisions, NoHttpClient(), report=RunReport(), sink=sink, verify_status=False, max_concurrency=concurrency)

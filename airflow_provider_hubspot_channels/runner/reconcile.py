@@ -67,7 +67,7 @@ NO_ANSWER_LIMIT = 3
 
 
 class MessageStatusClient(Protocol):
-    """The two client calls a reconciliation needs (``HubSpotChannelsClient`` has them)."""
+    """The client calls a reconciliation needs (``HubSpotChannelsClient`` has them)."""
 
     def get_message(self, channel_id: int | str, message_id: str) -> dict[str, Any]:
         """Read one message."""
@@ -76,6 +76,9 @@ class MessageStatusClient(Protocol):
         self, channel_id: int | str, message_id: str, status_type: str, error_message: str | None = None
     ) -> dict[str, Any]:
         """Set one message's status."""
+
+    def unanswered_attempts(self) -> int:
+        """Attempts of this thread's last call that got no usable answer before a retry (0: none)."""
 
 
 @dataclass(frozen=True)
@@ -141,8 +144,7 @@ def _attempt(decision: Decision, client: MessageStatusClient, *, verify_status: 
         attempts += 1
         client.update_message_status(channel_id, message_id, "FAILED", decision.error_message)
         reason = decision.reason
-        unanswered = getattr(client, "unanswered_attempts", None)
-        if callable(unanswered) and unanswered():
+        if client.unanswered_attempts():
             reason += f"; {REPEATED_WRITE_NOTE}"
         return _outcome(
             decision,

@@ -123,6 +123,9 @@ def test_an_unexpected_failure_of_one_message_never_loses_another_outcome():
                 raise RuntimeError("boom")
             return {"id": message_id}
 
+        def unanswered_attempts(self):
+            return 0
+
     now = datetime(2026, 11, 24, 12, tzinfo=timezone.utc)
     batch = [{"channel_id": 1, "message_id": f"m-{i}", "created_at": "2026-11-24T10:00:00Z"} for i in range(8)]
     report, rows = RunReport(), []

@@ -43,6 +43,9 @@ class Client:
             raise Interrupted
         return {"id": message_id}
 
+    def unanswered_attempts(self) -> int:
+        return 0
+
 
 def run(client: Any, count: int, max_concurrency: int = 4) -> tuple[list[Any], RunReport]:
     rows: list[Any] = []
@@ -85,6 +88,9 @@ def test_a_kill_after_the_plan_is_used_up_still_reports_the_batch_as_stopped() -
             in_flight.wait(timeout=10)
             stop.wait(timeout=10)
             raise ClientStoppedError("stopped")
+
+        def unanswered_attempts(self) -> int:
+            return 0
 
     def kill() -> None:
         in_flight.wait(timeout=10)  # the four last messages are in flight and the plan is used up
