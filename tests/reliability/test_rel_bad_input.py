@@ -81,15 +81,18 @@ CASES: list[tuple[str, str, dict[str, Any], tuple[str, ...]]] = [
 
 @pytest.fixture
 def sent(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every HTTP request any session starts (the simulator's log is the second witness)."""
+    """Every HTTP request any session sends (the simulator's log is the second witness).
+
+    Counted at ``Session.send``: the client sends requests it prepared itself, and ``Session.request`` ends there too.
+    """
     calls: list[str] = []
-    real = requests.Session.request
+    real = requests.Session.send
 
-    def counting(self: requests.Session, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
-        calls.append(f"{method} {url}")
-        return real(self, method, url, *args, **kwargs)
+    def counting(self: requests.Session, request: requests.PreparedRequest, **kwargs: Any) -> Any:
+        calls.append(f"{request.method} {request.url}")
+        return real(self, request, **kwargs)
 
-    monkeypatch.setattr(requests.Session, "request", counting)
+    monkeypatch.setattr(requests.Session, "send", counting)
     return calls
 
 
@@ -134,3 +137,12 @@ def test_bad_input_names_the_field_and_the_fix_and_sends_nothing(kind, arguments
 def test_the_table_is_large_enough():
     assert len(CASES) >= 25
     assert {kind for _, kind, _, _ in CASES} == {"op", "render", "record", "update", "conn"}
+
+
+def test_the_request_counter_sees_what_a_valid_run_sends(sent, monkeypatch):
+    # The witness above must be able to fail: the same operator with valid input is counted at the session.
+    with HubSpotSimulator() as sim:
+        sim.add_message(1001, "m-1", created_at=OLD)
+        monkeypatch.setenv(CONN_ENV, connection_json(sim.base_url, password=sim.access_token, timeout=5))
+        reconcile([record()]).execute(CONTEXT)
+        assert len(sent) == len(sim.request_log) >= 1, (sent, sim.request_log)
