@@ -6,6 +6,8 @@ message id, status and error message in this package.
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,41 +22,105 @@ ERROR_MESSAGE_MAX_LENGTH = 500
 
 INT32_MAX = 2**31 - 1
 
+#: How much of a bad value an error message quotes: enough to recognise it, not a whole payload.
+SHOWN_CHARS = 60
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_ASCII_DIGITS = re.compile(r"[0-9]+")
+_CHANNEL_FIX = "pass the numeric id of the custom channel, e.g. 1234 or '1234'"
+
+
+def shown(value: Any) -> str:
+    """Return ``repr(value)`` for an error message: at most about :data:`SHOWN_CHARS` characters, UTF-8 safe.
+
+    ``repr`` alone fails on integers of more than 4,300 digits and can quote megabytes of text.
+
+    :param value: the bad value.
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 200:
+        return f"an integer of about {int(value.bit_length() * math.log10(2))} digits"
+    try:
+        text = repr(value)
+    except ValueError:  # a huge integer inside a list or dict
+        return f"a {type(value).__name__}"
+    text = replace_lone_surrogates(text)
+    return text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 1] + "…"
+
+
+def has_lone_surrogate(text: str) -> bool:
+    """True when ``text`` holds a UTF-16 surrogate code point, which no UTF-8 writer accepts.
+
+    :param text: any text.
+    """
+    return not text.isascii() and _SURROGATE.search(text) is not None
+
+
+def replace_lone_surrogates(text: str) -> str:
+    """Return ``text`` encodable as UTF-8: surrogate pairs become their character, lone halves U+FFFD.
+
+    :param text: any text, e.g. decoded from JavaScript's JSON, which may split an emoji in half.
+    """
+    if not has_lone_surrogate(text):
+        return text
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+
 
 def validate_channel_id(value: Any, *, field: str = "channel_id") -> int:
     """Return the channel id as an int; HubSpot declares it a positive int32 in paths.
 
-    :param value: an int or a string of digits.
+    :param value: an int, a whole float (``1001.0``, as a pandas float column gives it) or a string of ASCII digits.
     :param field: the name to report in the error.
     """
     if isinstance(value, bool):
         raise InvalidInputError(field, f"{value!r} is a boolean", "pass the numeric id of the custom channel")
     if isinstance(value, int):
         number = value
-    elif isinstance(value, str) and value.strip().isdigit():
-        number = int(value.strip())
+    elif isinstance(value, float):
+        number = _whole_float(value, field)
+    elif isinstance(value, str) and _ASCII_DIGITS.fullmatch(value.strip()):
+        digits = value.strip().lstrip("0") or "0"
+        # Checked on the text: int() refuses more than 4,300 digits with a bare ValueError.
+        number = int(digits) if len(digits) <= 10 else INT32_MAX + 1
     else:
-        raise InvalidInputError(
-            field, f"{value!r} is not a number", "pass the numeric id of the custom channel, e.g. 1234 or '1234'"
-        )
+        # Only ASCII digits: '²' and other Unicode digits pass str.isdigit() but are no id HubSpot gave.
+        raise InvalidInputError(field, f"{shown(value)} is not a number", _CHANNEL_FIX)
     if not 0 < number <= INT32_MAX:
         raise InvalidInputError(
-            field, f"{number} is outside 1..{INT32_MAX}", "pass the positive int32 id HubSpot gave the channel"
+            field, f"{shown(value)} is outside 1..{INT32_MAX}", "pass the positive int32 id HubSpot gave the channel"
         )
     return number
 
 
+def _whole_float(value: float, field: str) -> int:
+    if not math.isfinite(value):
+        raise InvalidInputError(field, f"{value!r} is not a finite number", _CHANNEL_FIX)
+    if not value.is_integer():
+        raise InvalidInputError(
+            field, f"{value!r} is not a whole number", f"{_CHANNEL_FIX}; a channel id has no fractional part"
+        )
+    return int(value)
+
+
 def validate_message_id(value: Any, *, field: str = "message_id") -> str:
-    """Return the message id unchanged (it is opaque: never parsed), refusing empty or blank ones.
+    """Return the message id unchanged (it is opaque: never parsed), refusing empty, blank or broken ones.
 
     :param value: the id HubSpot gave the message.
     :param field: the name to report in the error.
     """
     if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise InvalidInputError(field, f"{value!r} is not a string", "pass the message id HubSpot sent")
+        raise InvalidInputError(field, f"{shown(value)} is not a string", "pass the message id HubSpot sent")
+    if isinstance(value, int) and value.bit_length() > 200:
+        raise InvalidInputError(field, f"{shown(value)} is no message id", "pass the message id HubSpot sent")
     text = str(value)
     if not text.strip():
         raise InvalidInputError(field, "it is empty", "pass the message id from HubSpot's webhook")
+    if has_lone_surrogate(text):
+        # Replacing the broken half would name a different (nonexistent) message, so the id is refused.
+        raise InvalidInputError(
+            field,
+            f"{shown(text)} contains a lone surrogate (half of an emoji, as JavaScript's JSON may write it)",
+            "store the id exactly as HubSpot sent it, in valid UTF-8",
+        )
     return text
 
 

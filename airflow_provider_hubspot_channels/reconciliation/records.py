@@ -2,15 +2,22 @@
 
 Decisions:
 
-* Keys may be snake_case (``channel_id``, ``message_id``, ``created_at``, ``delivery_status``) or
-  HubSpot's camelCase (``channelId``, ...). A row giving both spellings with different values is invalid:
-  we cannot know which one is right.
+* Keys are read in any spelling that :func:`snake_case` maps to a field: ``delivery_status``,
+  ``deliveryStatus``, ``DELIVERY_STATUS``, ``delivery-status`` and ``Delivery Status`` are one field. A row
+  giving two spellings with different values is invalid: we cannot know which one is right. A receipt under an
+  unusual spelling must never be missed, because a missing receipt means ``pending`` and then FAILED.
+* An unknown key that looks like a missing core field (``mesage_id``, ``delivery_satus``; difflib ratio of
+  at least 0.85) makes the row invalid, naming the key and the field: read as absent, a misspelt receipt fails
+  open. Next to the real field such a key is ordinary context.
 * ``delivery_status`` is the integrator's own receipt (``pending``, ``delivered``, ``read``, ``failed``,
   any case); missing, null or blank means ``pending`` (no receipt recorded yet).
 * Timestamps follow :mod:`.timestamps`: offset-less or naive ones are refused, never guessed.
 * Other keys become the record's ``context`` (keys in snake_case, values as text): ``recipient`` and
   ``carrier_error`` feed the explanation agents read; the rest travels along for the integrator. Null and
   blank values are dropped, numbers become text, nested values are ignored (so a whole webhook row fits).
+* Lone UTF-16 surrogates (half an emoji, as JavaScript's JSON output may hold) make a ``message_id`` invalid
+  (replacing them would name another message); in free text they become U+FFFD, so every report row can
+  be written as UTF-8.
 * Invalid rows are collected as :class:`InvalidRecord` and reported; valid rows proceed. One malformed
   webhook row must not keep agents from learning about the other failed messages. The operator fails the
   task after the batch when any row was invalid, so the bad data is still noticed.
@@ -18,6 +25,8 @@ Decisions:
 
 from __future__ import annotations
 
+import difflib
+import functools
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -29,7 +38,12 @@ from typing import Any, TypeVar
 
 from airflow_provider_hubspot_channels.exceptions import InvalidInputError
 from airflow_provider_hubspot_channels.reconciliation.timestamps import parse_timestamp
-from airflow_provider_hubspot_channels.validation import validate_channel_id, validate_message_id
+from airflow_provider_hubspot_channels.validation import (
+    replace_lone_surrogates,
+    shown,
+    validate_channel_id,
+    validate_message_id,
+)
 
 
 class DeliveryStatus(str, Enum):
@@ -94,7 +108,12 @@ _CORE_KEYS = {
     "created_at": "createdAt",
     "delivery_status": "deliveryStatus",
 }
-_ALL_CORE_SPELLINGS = frozenset(_CORE_KEYS) | frozenset(_CORE_KEYS.values())
+_CORE_NAMES = tuple(_CORE_KEYS)
+# An unknown key this similar (difflib ratio) to a missing core field is taken for a misspelling of it:
+# 'mesage_id' and 'delivery_satus' match, HubSpot's 'created_by' (0.8) and 'channel_account_id' do not.
+_NEAR_MISS_RATIO = 0.85
+_NEAR_MISS_MAX_CHARS = 64
+_MAX_INT_BITS = 4096
 _STATUS_BY_TEXT = {status.value: status for status in DeliveryStatus}
 _ALLOWED_STATUSES = ", ".join(_STATUS_BY_TEXT)
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
@@ -106,7 +125,7 @@ T = TypeVar("T")
 def parse_record(raw: Mapping[str, Any], index: int) -> MessageRecord:
     """Validate one batch row; raises :class:`InvalidInputError` naming e.g. ``messages[3].created_at``.
 
-    :param raw: the row, with snake_case or camelCase keys.
+    :param raw: the row, with keys in any spelling that :func:`snake_case` maps to a field name.
     :param index: its position in the batch.
     """
     prefix = f"messages[{index}]"
@@ -116,17 +135,19 @@ def parse_record(raw: Mapping[str, Any], index: int) -> MessageRecord:
             f"{type(raw).__name__} is not an object",
             "send each message as an object with channel_id, message_id and created_at",
         )
-    channel_id = _required(raw, "channel_id", prefix, _channel_id, "the numeric id of the custom channel")
-    message_id = _required(raw, "message_id", prefix, _message_id, "the message id from HubSpot's webhook")
-    created_at = _required(raw, "created_at", prefix, _created_at, "when the message was sent (its createdAt)")
-    status = _lookup(raw, "delivery_status", prefix, _delivery_status)
+    core, extra = _split(raw)
+    _refuse_near_misses(core, extra, prefix)
+    channel_id = _required(core, "channel_id", prefix, _channel_id, "the numeric id of the custom channel")
+    message_id = _required(core, "message_id", prefix, _message_id, "the message id from HubSpot's webhook")
+    created_at = _required(core, "created_at", prefix, _created_at, "when the message was sent (its createdAt)")
+    status = _lookup(core, "delivery_status", prefix, _delivery_status)
     return MessageRecord(
         index=index,
         channel_id=channel_id,
         message_id=message_id,
         created_at=created_at,
         delivery_status=status if status is not None else DeliveryStatus.PENDING,
-        context=_context(raw, prefix),
+        context=_context(extra, prefix),
     )
 
 
@@ -177,29 +198,83 @@ def _rows(raw: Any) -> Sequence[Any]:
     raise InvalidInputError("messages", f"{shown} is not a list of messages", fix)
 
 
-def _lookup(raw: Mapping[str, Any], snake: str, prefix: str, convert: Callable[[Any, str], T]) -> T | None:
-    """Read a core field under either spelling (None if absent); both given and disagreeing is an error."""
-    camel = _CORE_KEYS[snake]
-    snake_value = raw.get(snake)
-    camel_value = raw.get(camel)
-    if camel_value is None:
-        return None if snake_value is None else convert(snake_value, f"{prefix}.{snake}")
-    value = convert(camel_value, f"{prefix}.{camel}")
-    if snake_value is not None and convert(snake_value, f"{prefix}.{snake}") != value:
-        raise InvalidInputError(
-            f"{prefix}.{snake}",
-            f"{snake}={snake_value!r} and {camel}={camel_value!r} disagree",
-            "send one spelling, or the same value under both",
-        )
+def _split(raw: Mapping[str, Any]) -> tuple[dict[str, list[tuple[str, Any]]], list[tuple[str, str, Any]]]:
+    """Return the core fields given (name -> non-null ``(key, value)`` in row order) and the other keys."""
+    core: dict[str, list[tuple[str, Any]]] = {}
+    extra: list[tuple[str, str, Any]] = []
+    for key, value in raw.items():
+        if not isinstance(key, str):
+            continue
+        name = _name(key)
+        if name in _CORE_KEYS:
+            if value is not None:
+                core.setdefault(name, []).append((key, value))
+        else:
+            extra.append((name, key, value))
+    return core, extra
+
+
+def _refuse_near_misses(
+    core: Mapping[str, list[tuple[str, Any]]], extra: list[tuple[str, str, Any]], prefix: str
+) -> None:
+    """Refuse a row whose unknown key looks like a missing core field: read as absent, it could fail open."""
+    for name, key, value in extra:
+        if value is None:
+            continue
+        field_name = _near_core_field(name)
+        if field_name is not None and field_name not in core:
+            shown_key = replace_lone_surrogates(key)
+            raise InvalidInputError(
+                f"{prefix}.{shown_key}",
+                f"unknown key {shown(key)} looks like {field_name}, which is missing (did you mean {field_name}?)",
+                f"rename {shown_key} to {field_name} (or {_CORE_KEYS[field_name]})",
+            )
+
+
+def _near_core_field(name: str) -> str | None:
+    # A key far longer than every field name cannot be a near miss; skipping it keeps the cache small.
+    return _near_core_field_cached(name) if len(name) <= _NEAR_MISS_MAX_CHARS else None
+
+
+@functools.lru_cache(maxsize=1024)
+def _near_core_field_cached(name: str) -> str | None:
+    # Cached: the same few keys come back in every row of a 100,000-row batch.
+    matches = difflib.get_close_matches(name, _CORE_NAMES, n=1, cutoff=_NEAR_MISS_RATIO)
+    return matches[0] if matches else None
+
+
+def _lookup(
+    core: Mapping[str, list[tuple[str, Any]]], snake: str, prefix: str, convert: Callable[[Any, str], T]
+) -> T | None:
+    """Read a core field under any spelling (None if absent); spellings that disagree are an error."""
+    given = core.get(snake)
+    if not given:
+        return None
+    first_key, first_raw = given[0]
+    value = convert(first_raw, _field(prefix, first_key))
+    for key, raw_value in given[1:]:
+        if convert(raw_value, _field(prefix, key)) != value:
+            raise InvalidInputError(
+                f"{prefix}.{snake}",
+                f"{_field('', first_key)[1:]}={shown(first_raw)} and {_field('', key)[1:]}={shown(raw_value)} disagree",
+                "send one spelling, or the same value under both",
+            )
     return value
 
 
-def _required(raw: Mapping[str, Any], snake: str, prefix: str, convert: Callable[[Any, str], T], what: str) -> T:
-    value = _lookup(raw, snake, prefix, convert)
+def _required(
+    core: Mapping[str, list[tuple[str, Any]]], snake: str, prefix: str, convert: Callable[[Any, str], T], what: str
+) -> T:
+    value = _lookup(core, snake, prefix, convert)
     if value is None:
         camel = _CORE_KEYS[snake]
         raise InvalidInputError(f"{prefix}.{snake}", "it is missing", f"add {snake} (or {camel}): {what}")
     return value
+
+
+def _field(prefix: str, key: str) -> str:
+    # Keys are quoted in field names as given, minus broken surrogates: the report must stay writable.
+    return f"{prefix}.{replace_lone_surrogates(key)}"
 
 
 def _channel_id(value: Any, field_name: str) -> int:
@@ -216,7 +291,7 @@ def _created_at(value: Any, field_name: str) -> datetime:
 
 def _delivery_status(value: Any, field_name: str) -> DeliveryStatus:
     if not isinstance(value, str):
-        raise InvalidInputError(field_name, f"{value!r} is not text", f"use one of: {_ALLOWED_STATUSES}")
+        raise InvalidInputError(field_name, f"{shown(value)} is not text", f"use one of: {_ALLOWED_STATUSES}")
     text = value.strip().lower()
     if not text:
         return DeliveryStatus.PENDING
@@ -225,33 +300,34 @@ def _delivery_status(value: Any, field_name: str) -> DeliveryStatus:
         # 'sent' usually means handed to the carrier, which is exactly what is not yet confirmed.
         hint = "; 'sent' without a receipt is pending" if text == "sent" else ""
         raise InvalidInputError(
-            field_name, f"{value!r} is not a delivery status{hint}", f"use one of: {_ALLOWED_STATUSES}"
+            field_name, f"{shown(value)} is not a delivery status{hint}", f"use one of: {_ALLOWED_STATUSES}"
         )
     return status
 
 
-def _context(raw: Mapping[str, Any], prefix: str) -> Mapping[str, str]:
+def _context(extra: list[tuple[str, str, Any]], prefix: str) -> Mapping[str, str]:
     context: dict[str, str] = {}
     given_as: dict[str, str] = {}
-    for key, value in raw.items():
-        if not isinstance(key, str) or key in _ALL_CORE_SPELLINGS:
+    for name, key, value in extra:
+        if value is None:
             continue
-        name = snake_case(key)
-        if name in EXPLANATION_KEYS and value is not None and not _is_scalar(value):
-            raise InvalidInputError(
-                f"{prefix}.{key}",
-                f"{type(value).__name__} is not text",
-                f"pass {name} as text, or leave it out",
-            )
-        if not _is_scalar(value):
+        text = _text(value)
+        if text is None:
+            if name in EXPLANATION_KEYS:
+                raise InvalidInputError(
+                    _field(prefix, key),
+                    f"{shown(value) if _is_scalar(value) else type(value).__name__} is not text",
+                    f"pass {name} as text, or leave it out",
+                )
             continue
-        text = str(value).strip()
+        text = text.strip()
         if not text:
             continue
         if name in context and context[name] != text:
             raise InvalidInputError(
-                f"{prefix}.{key}",
-                f"{given_as[name]}={context[name]!r} and {key}={text!r} disagree",
+                _field(prefix, key),
+                f"{_field('', given_as[name])[1:]}={shown(context[name])} and "
+                f"{_field('', key)[1:]}={shown(text)} disagree",
                 "send one spelling, or the same value under both",
             )
         context[name] = text
@@ -259,23 +335,46 @@ def _context(raw: Mapping[str, Any], prefix: str) -> Mapping[str, str]:
     return MappingProxyType(context) if context else _EMPTY_CONTEXT
 
 
+def _text(value: Any) -> str | None:
+    """Return a scalar as UTF-8-safe text (lone surrogates become U+FFFD), or None when it has none."""
+    if not _is_scalar(value):
+        return None
+    if isinstance(value, int) and value.bit_length() > _MAX_INT_BITS:
+        # str() refuses integers of more than 4,300 digits; no real context value is that long.
+        return None
+    return replace_lone_surrogates(str(value))
+
+
 def _is_scalar(value: Any) -> bool:
     return isinstance(value, (str, int, float)) and not isinstance(value, bool)
 
 
 def snake_case(key: str) -> str:
-    """Return ``key`` in snake_case: ``carrierError`` and ``Carrier-Error`` both become ``carrier_error``.
+    """Return ``key`` in snake_case: ``carrierError``, ``CARRIER_ERROR`` and ``Carrier Error`` become ``carrier_error``.
+
+    Every character but ASCII letters and digits separates words, so the result is plain ASCII.
 
     :param key: a record key as given.
     """
     return _NON_WORD.sub("_", _CAMEL_BOUNDARY.sub("_", key)).strip("_").lower()
 
 
+def _name(key: str) -> str:
+    return _name_cached(key) if len(key) <= _NEAR_MISS_MAX_CHARS else snake_case(key)
+
+
+@functools.lru_cache(maxsize=1024)
+def _name_cached(key: str) -> str:
+    return snake_case(key)
+
+
 def _raw_id(row: Any, snake: str) -> str | None:
+    """The id as given under any spelling, for the report of an invalid row."""
     if not isinstance(row, Mapping):
         return None
-    for key in (snake, _CORE_KEYS[snake]):
-        value = row.get(key)
-        if _is_scalar(value):
-            return str(value)
+    for key, value in row.items():
+        if isinstance(key, str) and _name(key) == snake:
+            text = _text(value)
+            if text is not None:
+                return text
     return None
