@@ -93,10 +93,12 @@ def validate_channel_id(value: Any, *, field: str = "channel_id") -> int:
 
 def _whole_float(value: float, field: str) -> int:
     if not math.isfinite(value):
-        raise InvalidInputError(field, f"{value!r} is not a finite number", _CHANNEL_FIX)
+        raise InvalidInputError(field, f"{value!r} is not a finite number (an empty cell of a float column?)", _CHANNEL_FIX)
     if not value.is_integer():
         raise InvalidInputError(
-            field, f"{value!r} is not a whole number", f"{_CHANNEL_FIX}; a channel id has no fractional part"
+            field,
+            f"{value!r} is not a number a channel id can be: it has a fractional part",
+            f"{_CHANNEL_FIX}; a whole float such as 1001.0 is accepted",
         )
     return int(value)
 
