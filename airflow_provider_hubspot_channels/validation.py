@@ -93,7 +93,9 @@ def validate_channel_id(value: Any, *, field: str = "channel_id") -> int:
 
 def _whole_float(value: float, field: str) -> int:
     if not math.isfinite(value):
-        raise InvalidInputError(field, f"{value!r} is not a finite number (an empty cell of a float column?)", _CHANNEL_FIX)
+        raise InvalidInputError(
+            field, f"{value!r} is not a finite number (an empty cell of a float column?)", _CHANNEL_FIX
+        )
     if not value.is_integer():
         raise InvalidInputError(
             field,

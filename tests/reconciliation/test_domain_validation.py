@@ -43,7 +43,7 @@ def test_floats_that_are_no_channel_id_say_why(value: float, problem: str) -> No
     assert problem in caught.value.problem
 
 
-@pytest.mark.parametrize("value", ["²", "1²", "١٢٣", "１２", "12\u0660"])
+@pytest.mark.parametrize("value", ["²", "1²", "١٢٣", "\uff11\uff12", "12\u0660"])
 def test_only_ascii_digits_make_a_channel_id(value: str) -> None:
     # '²'.isdigit() is True, and int('²') then raised a bare ValueError that aborted the batch.
     with pytest.raises(InvalidInputError, match="not a number"):
