@@ -8,6 +8,9 @@ Decisions:
 * Templates use ``str.format`` named fields from :data:`TEMPLATE_FIELDS` only. Unknown names, positional
   fields, attribute or index access and bad braces are refused by :func:`validate_template`, cheaply
   enough to run at DAG parse time, so a typo fails the DAG import, not message 40,000 of a run.
+* Nothing in a template may make rendering costly: a format width or precision above the message cap
+  (``{sla:>200000000}`` would build 200 MB per message), more than :data:`MAX_TEMPLATE_FIELDS` fields, or
+  lone surrogates (text no UTF-8 writer accepts) are refused.
 * Rendered text is at most :data:`ERROR_MESSAGE_MAX_LENGTH` characters. When it is longer, the carrier's
   error text is shortened first (it is the least readable part and can be kilobytes of JSON); dropped when
   less than 20 characters of it would remain; only then is the whole text cut, ending in ``…``.
@@ -28,7 +31,7 @@ from types import MappingProxyType
 from airflow_provider_hubspot_channels.exceptions import InvalidInputError
 from airflow_provider_hubspot_channels.reconciliation.policy import StalenessPolicy
 from airflow_provider_hubspot_channels.reconciliation.records import MessageRecord
-from airflow_provider_hubspot_channels.validation import ERROR_MESSAGE_MAX_LENGTH
+from airflow_provider_hubspot_channels.validation import ERROR_MESSAGE_MAX_LENGTH, has_lone_surrogate
 
 DEFAULT_ERROR_MESSAGE_TEMPLATE = (
     "Not delivered: no delivery confirmation arrived within {sla} of sending "
@@ -51,6 +54,8 @@ TEMPLATE_FIELDS: Mapping[str, str] = MappingProxyType(
     }
 )
 
+#: Fields a template may hold: the default uses 6; each can expand to the length of a carrier payload.
+MAX_TEMPLATE_FIELDS = 20
 #: Below this many characters a shortened carrier error says nothing useful, so it is dropped instead.
 MIN_CARRIER_CHARS = 20
 #: Recipients are names or phone numbers; anything longer is cut so it cannot crowd out the explanation.
@@ -62,6 +67,9 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _FIELD = "error_message_template"
 _UNITS = (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1))
 _SAMPLE_VALUES = {name: "x" for name in TEMPLATE_FIELDS}
+# Unicode digits too: str.format reads Arabic-Indic digits after '>' as a width.
+_SPEC_NUMBER = re.compile(r"\d+")
+_ALIGN = "<>=^"
 
 
 def validate_template(template: str) -> None:
@@ -146,6 +154,12 @@ def _compile(template: str) -> tuple[frozenset[str], int]:
     """Validate a template (cached: it runs per message); return its fields and how many show carrier text."""
     if not template.strip():
         raise InvalidInputError(_FIELD, "it is empty", "pass a sentence agents can read, or use the default")
+    if has_lone_surrogate(template):
+        raise InvalidInputError(
+            _FIELD,
+            "it contains a lone surrogate (half of an emoji), which cannot be sent as UTF-8",
+            "write the whole character, or remove it",
+        )
     allowed = ", ".join(TEMPLATE_FIELDS)
     try:
         parsed = list(string.Formatter().parse(template))
@@ -156,11 +170,20 @@ def _compile(template: str) -> tuple[frozenset[str], int]:
     literal_length = 0
     carrier_uses = 0
     used: set[str] = set()
+    fields = sum(name is not None for _literal, name, _spec, _conversion in parsed)
+    if fields > MAX_TEMPLATE_FIELDS:
+        raise InvalidInputError(
+            _FIELD,
+            f"it has {fields} fields, over the limit of {MAX_TEMPLATE_FIELDS}",
+            "use each field once or twice; the message agents see is capped at "
+            f"{ERROR_MESSAGE_MAX_LENGTH} characters anyway",
+        )
     for literal, name, spec, _conversion in parsed:
         literal_length += len(literal)
         if name is None:
             continue
-        if name == "" or name.isdigit():
+        # ASCII digits only: '{²}' is no position str.format knows, so it is reported as an unknown field.
+        if name == "" or (name.isascii() and name.isdigit()):
             raise InvalidInputError(
                 _FIELD, f"{{{name}}} is a positional field", f"name the field, e.g. {{sla}}; fields: {allowed}"
             )
@@ -172,6 +195,8 @@ def _compile(template: str) -> tuple[frozenset[str], int]:
             raise InvalidInputError(_FIELD, f"{{{name}}} is not a known field", f"use one of: {allowed}")
         if spec and "{" in spec:
             raise InvalidInputError(_FIELD, f"{{{name}}} has a nested field", "remove the inner {...}")
+        if spec:
+            _check_spec_size(name, spec)
         carrier_uses += name in ("carrier_error", "carrier_note")
         used.add(name)
     if literal_length > ERROR_MESSAGE_MAX_LENGTH:
@@ -187,6 +212,24 @@ def _compile(template: str) -> tuple[frozenset[str], int]:
             _FIELD, f"it cannot be rendered ({error})", "drop the format spec or conversion after the field name"
         ) from None
     return frozenset(used), carrier_uses
+
+
+def _check_spec_size(name: str, spec: str) -> None:
+    """Refuse a width or precision above the message cap, before ``str.format`` allocates it."""
+    # A fill character may be a digit ('{sla:5>12}'): skip fill and alignment, then every number left is the
+    # width (maybe with a leading 0 flag) or the precision.
+    rest = spec[2:] if spec[1:2] and spec[1] in _ALIGN else spec[1:] if spec[0] in _ALIGN else spec
+    for number in _SPEC_NUMBER.findall(rest):
+        digits = number.lstrip("0")
+        # The length is checked first: int() refuses more than 4,300 digits with a bare ValueError.
+        if len(digits) > len(str(ERROR_MESSAGE_MAX_LENGTH)) or (digits and int(digits) > ERROR_MESSAGE_MAX_LENGTH):
+            shown_number = digits if len(digits) <= 12 else f"a number of {len(digits)} digits"
+            raise InvalidInputError(
+                _FIELD,
+                f"{{{name}}} asks for a width or precision of {shown_number}, over the message cap "
+                f"of {ERROR_MESSAGE_MAX_LENGTH} characters",
+                f"use a width and precision of at most {ERROR_MESSAGE_MAX_LENGTH}, or none",
+            )
 
 
 def _render(template: str, values: dict[str, str], carrier: str) -> str:
