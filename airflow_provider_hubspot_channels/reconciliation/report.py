@@ -8,6 +8,9 @@ Decisions:
   ``marked_failed``), at most :data:`MAX_EXAMPLES` each, texts cut to :data:`EXAMPLE_TEXT_CHARS`.
 * :meth:`RunReport.summary` is JSON-serialisable and under :data:`SUMMARY_MAX_BYTES` as JSON whatever the
   batch: if the examples would push it over, their texts are cut shorter, and finally dropped.
+* The report writer is never the reason a batch stops: texts may come from anywhere (HubSpot, the
+  integrator's store, exceptions), so lone UTF-16 surrogates become U+FFFD in report rows, the summary and the
+  table, and every one of them encodes as UTF-8.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any
 
 from airflow_provider_hubspot_channels.reconciliation.decisions import Action, Decision, Outcome
 from airflow_provider_hubspot_channels.reconciliation.explanation import describe_duration
+from airflow_provider_hubspot_channels.validation import replace_lone_surrogates
 
 #: Outcomes worth an example in the summary: the ones someone has to read or act on.
 EXAMPLE_OUTCOMES = (Outcome.ERROR, Outcome.NOT_FOUND, Outcome.INVALID, Outcome.MARKED_FAILED)
@@ -56,20 +60,23 @@ class MessageOutcome:
     attempts: int = 0
 
     def to_json(self) -> str:
-        """One JSON Lines row (no newline), snake_case keys in field order."""
-        return json.dumps(
-            {
-                "index": self.index,
-                "channel_id": self.channel_id,
-                "message_id": self.message_id,
-                "outcome": self.outcome.value,
-                "reason": self.reason,
-                "error_message": self.error_message,
-                "hubspot_status_before": self.hubspot_status_before,
-                "correlation_id": self.correlation_id,
-                "attempts": self.attempts,
-            },
-            ensure_ascii=False,
+        """One JSON Lines row (no newline), snake_case keys in field order, always encodable as UTF-8."""
+        # Repaired on the finished line: one pass covers every field, and U+FFFD is valid inside a JSON string.
+        return replace_lone_surrogates(
+            json.dumps(
+                {
+                    "index": self.index,
+                    "channel_id": self.channel_id,
+                    "message_id": self.message_id,
+                    "outcome": self.outcome.value,
+                    "reason": self.reason,
+                    "error_message": self.error_message,
+                    "hubspot_status_before": self.hubspot_status_before,
+                    "correlation_id": self.correlation_id,
+                    "attempts": self.attempts,
+                },
+                ensure_ascii=False,
+            )
         )
 
 
@@ -131,7 +138,7 @@ def format_table(summary: dict[str, Any]) -> str:
                 if row.get("correlation_id"):
                     text += f" (correlationId {row['correlation_id']})"
                 lines.append(text)
-    return "\n".join(lines)
+    return replace_lone_surrogates("\n".join(lines))
 
 
 @dataclass(slots=True)
@@ -191,7 +198,7 @@ class RunReport:
             "dry_run": dry_run,
             "verify_status": verify_status,
             "duration_seconds": round(duration_seconds, 3),
-            "stopped_reason": _shorten(stopped_reason, STOPPED_REASON_CHARS),
+            "stopped_reason": _shorten(_clean(stopped_reason), STOPPED_REASON_CHARS),
         }
         limit = EXAMPLE_TEXT_CHARS
         while True:
@@ -212,14 +219,18 @@ def _example(outcome: MessageOutcome, limit: int) -> dict[str, Any]:
     return _shorten_example(
         {
             "index": outcome.index,
-            "channel_id": outcome.channel_id,
-            "message_id": outcome.message_id,
-            "reason": outcome.reason,
-            "error_message": outcome.error_message,
-            "correlation_id": outcome.correlation_id,
+            "channel_id": _clean(outcome.channel_id),
+            "message_id": _clean(outcome.message_id),
+            "reason": _clean(outcome.reason),
+            "error_message": _clean(outcome.error_message),
+            "correlation_id": _clean(outcome.correlation_id),
         },
         limit,
     )
+
+
+def _clean(text: str | None) -> str | None:
+    return None if text is None else replace_lone_surrogates(text)
 
 
 def _shorten_example(row: dict[str, Any], limit: int) -> dict[str, Any]:
