@@ -109,6 +109,7 @@ _CORE_KEYS = {
     "delivery_status": "deliveryStatus",
 }
 _CORE_NAMES = tuple(_CORE_KEYS)
+_KNOWN_BY_LETTERS = {name.replace("_", ""): name for name in (*_CORE_KEYS, *EXPLANATION_KEYS)}
 # An unknown key this similar (difflib ratio) to a missing core field is taken for a misspelling of it:
 # 'mesage_id' and 'delivery_satus' match, HubSpot's 'created_by' (0.8) and 'channel_account_id' do not.
 _NEAR_MISS_RATIO = 0.85
@@ -365,7 +366,9 @@ def _name(key: str) -> str:
 
 @functools.lru_cache(maxsize=1024)
 def _name_cached(key: str) -> str:
-    return snake_case(key)
+    name = snake_case(key)
+    # 'DELIVERYSTATUS' and 'Messageid' carry no word boundary to find; without underscores they still match.
+    return _KNOWN_BY_LETTERS.get(name.replace("_", ""), name)
 
 
 def _raw_id(row: Any, snake: str) -> str | None:

@@ -149,7 +149,12 @@ def parse_duration(value: Any, *, field: str = "stale_after") -> timedelta:
             f"{shown(value)} is longer than {MAX_DURATION.days} days",
             f"pass at most {MAX_DURATION.days} days; a receipt this late is not a delivery SLA",
         )
-    return value if type(value) is timedelta else timedelta(seconds=seconds)
+    duration = value if type(value) is timedelta else timedelta(seconds=seconds)
+    if not duration:
+        raise InvalidInputError(
+            field, f"{shown(value)} rounds to zero microseconds", f"pass a positive duration, {_DURATION_EXAMPLE}"
+        )
+    return duration
 
 
 _DURATION_EXAMPLE = "e.g. 900 (seconds), 'PT15M' or timedelta(minutes=15)"
