@@ -137,7 +137,9 @@ def validate_status_type(value: Any, *, field: str = "status_type") -> str:
     text = value.strip().upper() if isinstance(value, str) else None
     if text not in STATUS_TYPES:
         hint = " (RECEIVED is set by HubSpot only)" if text == "RECEIVED" else ""
-        raise InvalidInputError(field, f"{value!r} is not a status HubSpot accepts{hint}", "use SENT, READ or FAILED")
+        raise InvalidInputError(
+            field, f"{shown(value)} is not a status HubSpot accepts{hint}", "use SENT, READ or FAILED"
+        )
     return text
 
 
@@ -151,13 +153,19 @@ def validate_error_message(value: Any, status_type: str, *, field: str = "error_
     if value is None:
         return None
     if not isinstance(value, str):
-        raise InvalidInputError(field, f"{value!r} is not a string", "pass text, or None")
+        raise InvalidInputError(field, f"{shown(value)} is not a string", "pass text, or None")
     if status_type != "FAILED":
         raise InvalidInputError(
             field, f"an error message goes with FAILED only, not {status_type}", "drop error_message or use FAILED"
         )
     if not value.strip():
         raise InvalidInputError(field, "it is blank", "pass a message agents can read, or None")
+    if has_lone_surrogate(value):
+        raise InvalidInputError(
+            field,
+            "it contains a lone surrogate (half of an emoji), which cannot be sent as UTF-8",
+            "write the whole character, or remove it",
+        )
     if len(value) > ERROR_MESSAGE_MAX_LENGTH:
         raise InvalidInputError(
             field,

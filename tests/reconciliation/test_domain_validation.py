@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from airflow_provider_hubspot_channels.exceptions import InvalidInputError
 from airflow_provider_hubspot_channels.validation import (
     INT32_MAX,
+    build_status_update,
     replace_lone_surrogates,
     shown,
     validate_channel_id,
@@ -124,3 +125,19 @@ def test_replaced_text_always_encodes_as_utf8(text: str) -> None:
     replaced = replace_lone_surrogates(text)
     replaced.encode("utf-8")
     assert len(replaced) <= len(text)
+
+
+@pytest.mark.parametrize(
+    ("args", "field", "problem"),
+    [
+        ((1, "m", "FAILED", "Not delivered \ud83d"), "error_message", "surrogate"),
+        ((1, "m", 10**5000), "status_type", "digits"),
+        ((1, "m", "FAILED", 10**5000), "error_message", "digits"),
+    ],
+    ids=["surrogate-error-message", "huge-status", "huge-error-message"],
+)
+def test_status_updates_refuse_broken_text_and_huge_numbers(args: tuple[object, ...], field: str, problem: str) -> None:
+    with pytest.raises(InvalidInputError) as caught:
+        build_status_update(*args)
+    assert caught.value.field == field
+    assert problem in caught.value.problem
