@@ -25,7 +25,8 @@ class DiscoverChannelMessagesOperator(BaseOperator):
     """List the outgoing messages of one channel in one inbox created in a window, as reconciliation batches.
 
     Needs scope ``conversations.read``. Threads are found by latest activity after the window start and kept when
-    their ``originalChannelId`` is the channel.
+    their ``originalChannelId`` is the channel. A thread that moves to a later page while the listing is read (new
+    activity) is read once, and each message is in one batch only. The task log shows ids and counts only.
 
     :param inbox_id: the inbox the channel's account delivers to (HubSpot accepts one per query). (templated)
     :param channel_id: the custom channel. (templated)
