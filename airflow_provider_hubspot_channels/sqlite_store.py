@@ -23,7 +23,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from airflow_provider_hubspot_channels.exceptions import InvalidInputError
 from airflow_provider_hubspot_channels.reconciliation import parse_timestamp
+from airflow_provider_hubspot_channels.validation import validate_channel_id, validate_message_id
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS outgoing_messages (
@@ -153,34 +155,72 @@ def load_pending(
     return [{key: row[key] for key in row.keys() if row[key] is not None} for row in rows]  # noqa: SIM118
 
 
+#: Outcomes that settle a message, and the ``delivery_status`` a still ``pending`` row gets (None: kept).
+SETTLED_OUTCOMES: dict[str, str | None] = {
+    "marked_failed": "failed",
+    "skipped_terminal_in_hubspot": None,
+    "not_found": None,
+}
+
+
 def record_outcomes(path: str | Path, report_path: str | Path) -> dict[str, int]:
     """Write a reconciliation's outcomes back: settled messages get ``reconciled_at`` and are not loaded again.
 
-    * ``marked_failed``: ``delivery_status`` becomes ``failed``.
+    * ``marked_failed``: a row still ``pending`` becomes ``failed``. A receipt recorded while the run was under
+      way (``delivered``, ``read``, ``failed``) is kept: it is the truth, the FAILED was a guess. ``reconciled_at``
+      is set either way, as HubSpot was told FAILED.
     * ``skipped_terminal_in_hubspot`` (HubSpot already showed READ or FAILED): ``delivery_status`` is kept.
     * ``not_found`` (HubSpot does not know the message): ``delivery_status`` is kept (``pending``). Retrying would
       cost one GET per run for every such message, for ever; find them later with
       ``delivery_status = 'pending' AND reconciled_at IS NOT NULL``.
 
     Every other outcome (not stale yet, dry run, errors, ...) leaves the row as it is, for the next run.
-    Returns how many rows of each settled outcome the report had.
+
+    A line that is not a report row (not UTF-8, not a JSON object, cut off by a killed worker, without a valid
+    ``channel_id``, ``message_id`` or ``outcome``) is skipped and counted as ``bad_lines``; its message stays
+    pending and the next run looks at it again. All rows are written in one transaction: all or nothing.
+    Returns how many rows of each settled outcome the report had, and ``bad_lines``.
 
     :param path: the SQLite file.
     :param report_path: the operator's JSON Lines report.
     """
-    settled = {"marked_failed": "failed", "skipped_terminal_in_hubspot": None, "not_found": None}
-    counts = dict.fromkeys(settled, 0)
+    counts = dict.fromkeys(SETTLED_OUTCOMES, 0)
+    bad_lines = 0
     now = _iso(datetime.now(timezone.utc))
-    with closing(connect(path)) as db, db, open(report_path, encoding="utf-8") as report:
+    # Binary, so that one line of invalid UTF-8 is one bad line, not an exception half-way through the file.
+    with closing(connect(path)) as db, db, open(report_path, "rb") as report:
         for line in report:
-            row = json.loads(line)
-            outcome = row["outcome"]
-            if outcome not in settled:
+            row = _report_row(line)
+            if row is None:
+                bad_lines += 1
+                continue
+            channel_id, message_id, outcome = row
+            if outcome not in SETTLED_OUTCOMES:
                 continue
             counts[outcome] += 1
             db.execute(
-                "UPDATE outgoing_messages SET reconciled_at = ?, delivery_status = COALESCE(?, delivery_status) "
+                "UPDATE outgoing_messages SET reconciled_at = ?, "
+                "delivery_status = CASE WHEN delivery_status = 'pending' THEN COALESCE(?, delivery_status) "
+                "ELSE delivery_status END "
                 "WHERE channel_id = ? AND message_id = ?",
-                (now, settled[outcome], int(row["channel_id"]), row["message_id"]),
+                (now, SETTLED_OUTCOMES[outcome], channel_id, message_id),
             )
-    return counts
+    return {**counts, "bad_lines": bad_lines}
+
+
+def _report_row(line: bytes) -> tuple[int, str, str] | None:
+    """``(channel_id, message_id, outcome)`` of one report line, or None when it is not a usable row."""
+    try:
+        row = json.loads(line.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return None
+    if not isinstance(row, dict) or not isinstance(row.get("outcome"), str):
+        return None
+    try:
+        channel_id = validate_channel_id(row.get("channel_id"))
+        message_id = validate_message_id(row.get("message_id"))
+        # JSON's \ud800 escapes decode to lone surrogates, which SQLite cannot store (and no HubSpot id has).
+        message_id.encode("utf-8")
+    except (InvalidInputError, ValueError):  # UnicodeEncodeError is a ValueError; so is int() of e.g. "²"
+        return None
+    return channel_id, message_id, row["outcome"]

@@ -66,7 +66,8 @@ def example_hubspot_backfill_reconcile() -> None:
             raise ValueError(f"window_end {end} must be after window_start {start}")
         return {"start": start.isoformat(), "end": end.isoformat()}
 
-    @task
+    # The batch holds recipients (personal data) and can be megabytes: it goes to XCom, never into the log.
+    @task(show_return_value_in_logs=False)
     def load_batch(span: dict[str, str], params: dict[str, Any]) -> list[dict[str, Any]]:
         """Pending messages whose SLA ran out inside the window."""
         sla = timedelta(minutes=params["stale_after_minutes"])

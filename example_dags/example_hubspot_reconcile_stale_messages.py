@@ -40,7 +40,8 @@ REPORTS = os.environ.get("HUBSPOT_CHANNELS_REPORTS", "/tmp/hubspot_channels/repo
     doc_md=__doc__,
 )
 def example_hubspot_reconcile_stale_messages() -> None:
-    @task
+    # The batch holds recipients (personal data) and can be megabytes: it goes to XCom, never into the log.
+    @task(show_return_value_in_logs=False)
     def load_batch(params: dict[str, Any], data_interval_end: pendulum.DateTime) -> list[dict[str, Any]]:
         """Pending messages sent up to the end of this run's interval."""
         return load_pending(params["store_path"], created_at_or_before=data_interval_end)

@@ -16,7 +16,7 @@ from airflow_provider_hubspot_channels.client import HubSpotChannelsError, Inval
 from airflow_provider_hubspot_channels.hooks.hubspot import HubSpotChannelsHook
 from airflow_provider_hubspot_channels.operators.errors import airflow_error, checked_at_parse_time, is_templated
 from airflow_provider_hubspot_channels.operators.reconcile import parse_flag
-from airflow_provider_hubspot_channels.reconciliation.discovery import outgoing_records, split_batches
+from airflow_provider_hubspot_channels.reconciliation.discovery import discover_records, split_batches
 from airflow_provider_hubspot_channels.reconciliation.timestamps import parse_reference_time
 from airflow_provider_hubspot_channels.validation import validate_channel_id
 
@@ -25,7 +25,8 @@ class DiscoverChannelMessagesOperator(BaseOperator):
     """List the outgoing messages of one channel in one inbox created in a window, as reconciliation batches.
 
     Needs scope ``conversations.read``. Threads are found by latest activity after the window start and kept when
-    their ``originalChannelId`` is the channel.
+    their ``originalChannelId`` is the channel. A thread that moves to a later page while the listing is read (new
+    activity) is read once, and each message is in one batch only. The task log shows ids and counts only.
 
     :param inbox_id: the inbox the channel's account delivers to (HubSpot accepts one per query). (templated)
     :param channel_id: the custom channel. (templated)
@@ -87,32 +88,32 @@ class DiscoverChannelMessagesOperator(BaseOperator):
             if end <= start:
                 raise InvalidInputError("window_end", f"{end} is not after {start}", "give a window_end after start")
             sent = parse_flag(self.sent_means_delivered, field="sent_means_delivered")
-            records: list[dict[str, Any]] = []
-            threads = 0
-            for thread in hook.iter_threads(inbox_id=inbox, latest_message_timestamp_after=start.isoformat()):
-                if str(thread.get("originalChannelId")) != str(channel):
-                    continue
-                threads += 1
-                entries = hook.iter_thread_messages(thread["id"])
-                records.extend(
-                    outgoing_records(
-                        entries, channel_id=channel, window_start=start, window_end=end, sent_means_delivered=sent
-                    )
-                )
-            batches = split_batches(records, batch_size=self.batch_size)
+            found = discover_records(
+                hook.iter_threads(inbox_id=inbox, latest_message_timestamp_after=start.isoformat()),
+                hook.iter_thread_messages,
+                channel_id=channel,
+                window_start=start,
+                window_end=end,
+                sent_means_delivered=sent,
+            )
+            batches = split_batches(found.records, batch_size=self.batch_size)
         except HubSpotChannelsError as exc:
             raise airflow_error(exc, conn_id=self.hubspot_conn_id) from exc
         finally:
             hook.close()
+        # Ids and counts only: records carry recipients' phone numbers.
         self.log.info(
-            "Found %d outgoing messages of channel %s in %d threads of inbox %s between %s and %s: %d batches",
-            len(records),
+            "Found %d outgoing messages of channel %s in %d threads of inbox %s between %s and %s: %d batches "
+            "(skipped %d repeated thread listings and %d repeated messages: threads that moved while paging)",
+            len(found.records),
             channel,
-            threads,
+            found.threads,
             inbox,
             start.isoformat(),
             end.isoformat(),
             len(batches),
+            found.repeated_threads,
+            found.repeated_messages,
         )
         return batches
 

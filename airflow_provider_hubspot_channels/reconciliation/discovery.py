@@ -5,11 +5,15 @@ The Inbox API lists threads and their entries (messages, comments, welcome messa
 delivery status can only come from HubSpot: no status or ``RECEIVED`` is ``pending``, ``READ`` is ``read``,
 ``FAILED`` is ``failed``. ``SENT`` is ambiguous (HubSpot may show it before the integrator reports anything), so
 ``sent_means_delivered`` decides; by default it counts as delivered, which never marks a delivered message FAILED.
+
+Threads are listed by latest activity, so a thread that gets a new message while the pages are read moves to a
+later page and is listed again. :func:`discover_records` reads each thread once and keeps each message once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -74,6 +78,74 @@ def outgoing_records(
         if isinstance(identifier, Mapping) and identifier.get("value"):
             record["recipient"] = str(identifier["value"])
         yield record
+
+
+@dataclass(frozen=True)
+class Discovery:
+    """What :func:`discover_records` found.
+
+    :param records: the reconciliation records, each message once, in listing order.
+    :param threads: distinct threads of the channel read.
+    :param repeated_threads: listings of a thread already read (it moved to a later page), skipped.
+    :param repeated_messages: records of a message already found, skipped.
+    """
+
+    records: list[dict[str, Any]]
+    threads: int
+    repeated_threads: int
+    repeated_messages: int
+
+
+def discover_records(
+    threads: Iterable[Mapping[str, Any]],
+    messages_of: Callable[[str], Iterable[Mapping[str, Any]]],
+    *,
+    channel_id: int,
+    window_start: datetime,
+    window_end: datetime,
+    sent_means_delivered: bool = True,
+) -> Discovery:
+    """Records of the channel's outgoing messages in the listed threads, each thread read once, each message once.
+
+    A thread listed again was read already: it moved because of activity during the listing, i.e. a message
+    created after the listing began, which is after ``window_end`` whenever the window lies in the past (as a
+    run's window, ending an SLA before its data interval does, always does). Memory: one set of thread ids and
+    one of message keys, next to the records themselves.
+
+    :param threads: threads from the Inbox API, as listed (any inbox entries; other channels are skipped).
+    :param messages_of: a thread id to the thread's entries.
+    :param channel_id: the custom channel.
+    :param window_start: inclusive lower bound of ``createdAt``.
+    :param window_end: exclusive upper bound of ``createdAt``.
+    :param sent_means_delivered: see :func:`delivery_status_from_hubspot`.
+    """
+    seen_threads: set[str] = set()
+    seen_messages: set[tuple[int, str]] = set()
+    records: list[dict[str, Any]] = []
+    repeated_threads = repeated_messages = 0
+    for thread in threads:
+        if str(thread.get("originalChannelId")) != str(channel_id) or not thread.get("id"):
+            continue
+        thread_id = str(thread["id"])
+        if thread_id in seen_threads:
+            repeated_threads += 1
+            continue
+        seen_threads.add(thread_id)
+        found = outgoing_records(
+            messages_of(thread_id),
+            channel_id=channel_id,
+            window_start=window_start,
+            window_end=window_end,
+            sent_means_delivered=sent_means_delivered,
+        )
+        for record in found:
+            key = (record["channel_id"], record["message_id"])
+            if key in seen_messages:
+                repeated_messages += 1
+                continue
+            seen_messages.add(key)
+            records.append(record)
+    return Discovery(records, len(seen_threads), repeated_threads, repeated_messages)
 
 
 def split_batches(items: Sequence[T], *, batch_size: int, max_batches: int = MAX_MAPPED_BATCHES) -> list[list[T]]:

@@ -169,3 +169,74 @@ def test_discovery_dag_covers_consecutive_windows_exactly_once(airflow_db, simul
         status = (simulator.get_message(1001, message_id).get("status") or {}).get("statusType")
         assert status == ("FAILED" if failed else hubspot), message_id
         assert marked_failed_by_api(simulator, message_id) == (1 if failed else 0), message_id
+
+
+# --- What the task logs show: ids and counts, never the batch (recipients are personal data) --------------------
+
+#: A few KB: a summary table row or a traceback line, never a whole batch.
+MAX_LOG_LINE = 4096
+
+
+def recipients(count: int) -> list[str]:
+    # A numbering nothing else in the run produces, so that a match can only be a leaked recipient.
+    return [f"+4479{n:08d}" for n in range(count)]
+
+
+def assert_no_recipient_logged(output: str, phones: list[str], *, logged: str) -> None:
+    # The operator's own log line proves the task logs were captured: otherwise the check would pass for any DAG.
+    assert logged in output
+    leaked = [phone for phone in phones if phone in output]
+    assert leaked == [], f"{len(leaked)} recipients in the task logs, e.g. {leaked[:3]}"
+    longest = max(output.splitlines(), key=len)
+    assert len(longest) <= MAX_LOG_LINE, f"a log line of {len(longest)} characters: {longest[:200]}..."
+
+
+def seed_with_recipients(simulator, store, *, end, fresh: int, stale: int) -> list[str]:
+    """``fresh`` pending messages still inside their SLA (no HubSpot call) and ``stale`` ones to mark FAILED."""
+    phones = recipients(fresh + stale)
+    records = []
+    for n, phone in enumerate(phones):
+        created = end - timedelta(minutes=5 if n < fresh else 30, seconds=n)
+        if n >= fresh:
+            simulator.add_message(1001, f"m-{n}", created_at=created.isoformat(), recipient=phone)
+        records.append({"channel_id": 1001, "message_id": f"m-{n}", "created_at": created, "recipient": phone})
+    insert_records(store, records)
+    return phones
+
+
+def test_scheduled_reconcile_dag_logs_no_recipients(airflow_db, simulator, hubspot_conn, fresh_store, capfd):
+    end = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
+    phones = seed_with_recipients(simulator, fresh_store, end=end, fresh=600, stale=5)
+    capfd.readouterr()
+    dag_run = get_dag("example_hubspot_reconcile_stale_messages").test(logical_date=end)
+    output = "".join(capfd.readouterr())
+    assert dag_run.state == "success", task_states(dag_run)
+    assert simulator.get_message(1001, "m-604")["status"]["statusType"] == "FAILED"
+    assert_no_recipient_logged(output, phones, logged="Reconciled 605 messages")
+
+
+def test_backfill_dag_logs_no_recipients(airflow_db, simulator, hubspot_conn, fresh_store, capfd):
+    end = datetime(2026, 11, 20, 4, 0, tzinfo=timezone.utc)
+    # Created 30 min before the end: their SLA ran out inside the hour, so the backfill run loads and marks them.
+    phones = seed_with_recipients(simulator, fresh_store, end=end, fresh=0, stale=5)
+    capfd.readouterr()
+    dag_run = get_dag("example_hubspot_backfill_reconcile").test(logical_date=end)
+    output = "".join(capfd.readouterr())
+    assert dag_run.state == "success", task_states(dag_run)
+    assert simulator.get_message(1001, "m-4")["status"]["statusType"] == "FAILED"
+    assert_no_recipient_logged(output, phones, logged="Reconciled 5 messages")
+
+
+def test_discovery_dag_logs_no_recipients(airflow_db, simulator, hubspot_conn, capfd):
+    end = datetime(2026, 11, 23, 11, 0, tzinfo=timezone.utc)
+    phones = recipients(5)
+    for n, phone in enumerate(phones):
+        created = end - timedelta(minutes=40, seconds=n)
+        simulator.add_message(1001, f"d-{n}", created_at=created.isoformat(), recipient=phone)
+    conf = {"inbox_id": DEFAULT_INBOX_ID, "channel_id": 1001, "stale_after_minutes": 15}
+    capfd.readouterr()
+    dag_run = get_dag("example_hubspot_discover_and_reconcile").test(logical_date=end, run_conf=conf)
+    output = "".join(capfd.readouterr())
+    assert dag_run.state == "success", task_states(dag_run)
+    assert simulator.get_message(1001, "d-4")["status"]["statusType"] == "FAILED"
+    assert_no_recipient_logged(output, phones, logged="Found 5 outgoing messages of channel 1001")

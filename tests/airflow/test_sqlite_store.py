@@ -157,7 +157,7 @@ def test_record_outcomes_settles_failed_terminal_and_not_found(store: Path) -> N
     }
     insert_records(store, [webhook(m, T0) for m in outcomes])
     counts = record_outcomes(store, write_report(store, outcomes))
-    assert counts == {"marked_failed": 1, "skipped_terminal_in_hubspot": 1, "not_found": 1}
+    assert counts == {"marked_failed": 1, "skipped_terminal_in_hubspot": 1, "not_found": 1, "bad_lines": 0}
     got = {m: (r["delivery_status"], r["reconciled_at"] is not None) for m, r in rows(store).items()}
     assert got == {
         "marked": ("failed", True),
@@ -175,3 +175,58 @@ def test_record_outcomes_settles_failed_terminal_and_not_found(store: Path) -> N
         "fresh",
         "later",
     ]
+
+
+@pytest.mark.parametrize("receipt", ["delivered", "read"])
+def test_receipt_recorded_during_the_run_survives_marked_failed(store: Path, receipt: str) -> None:
+    insert_records(store, [webhook("m-late", T0), webhook("m-silent", T0)])
+    assert [r["message_id"] for r in load_pending(store, created_at_or_before=T0)] == ["m-late", "m-silent"]
+    # The run is under way: the carrier's receipt for m-late arrives before the report is written back
+    assert record_receipt(store, 1001, "m-late", receipt)
+    counts = record_outcomes(store, write_report(store, {"m-late": "marked_failed", "m-silent": "marked_failed"}))
+    assert counts["marked_failed"] == 2
+    got = rows(store)
+    assert got["m-late"]["delivery_status"] == receipt  # the receipt is the truth
+    assert got["m-late"]["reconciled_at"]  # and the store still says HubSpot was told FAILED
+    assert (got["m-silent"]["delivery_status"], bool(got["m-silent"]["reconciled_at"])) == ("failed", True)
+
+
+def report_line(message_id: Any, outcome: Any = "marked_failed", channel_id: Any = "1001", **extra: Any) -> str:
+    return json.dumps({"channel_id": channel_id, "message_id": message_id, "outcome": outcome, **extra})
+
+
+def test_record_outcomes_skips_and_counts_bad_lines_in_one_transaction(store: Path) -> None:
+    good = [f"ok-{n}" for n in range(4)]
+    insert_records(store, [webhook(m, T0) for m in [*good, "m-surrogate"]])
+    lines = [
+        report_line("ok-0"),
+        json.dumps({"message_id": "ok-x", "outcome": "marked_failed"}),  # no channel_id
+        report_line("ok-x", channel_id="1001.5"),  # not integral
+        report_line("ok-x", channel_id=1001.5),
+        report_line("ok-x", channel_id=True),
+        report_line("ok-x", channel_id="²"),  # a digit to str.isdigit(), not to int()
+        report_line("ok-x", channel_id=2**40),
+        report_line("\ud800lone"),  # a lone surrogate cannot be stored
+        report_line(None),
+        report_line("ok-1", outcome=None),
+        "[1, 2]",
+        "",
+        report_line("ok-1", reason="text with a lone \udfff surrogate is only text"),
+        report_line("ok-2", outcome="skipped_terminal_in_hubspot"),
+        report_line("ok-3", outcome="not_found"),
+    ]
+    report = store.parent / "report.jsonl"
+    body = "".join(line + "\n" for line in lines).encode("utf-8")
+    body += b'{"channel_id": "1001", "message_id": "m-surrogate", "reason": "\xed\xa0\x80"}\n'  # raw surrogate bytes
+    body += b'{"channel_id": "1001", "message_id": "m-sur'  # a worker killed mid-line
+    report.write_bytes(body)
+    counts = record_outcomes(store, report)
+    assert counts == {"marked_failed": 2, "skipped_terminal_in_hubspot": 1, "not_found": 1, "bad_lines": 13}
+    got = {m: (r["delivery_status"], r["reconciled_at"] is not None) for m, r in rows(store).items()}
+    assert got == {
+        "ok-0": ("failed", True),
+        "ok-1": ("failed", True),
+        "ok-2": ("pending", True),
+        "ok-3": ("pending", True),
+        "m-surrogate": ("pending", False),
+    }
