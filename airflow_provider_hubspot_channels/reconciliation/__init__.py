@@ -51,6 +51,7 @@ from airflow_provider_hubspot_channels.reconciliation.report import (
     format_table,
 )
 from airflow_provider_hubspot_channels.reconciliation.timestamps import (
+    check_reference_time,
     parse_duration,
     parse_reference_time,
     parse_timestamp,
@@ -71,6 +72,7 @@ __all__ = [
     "RunReport",
     "StalenessPolicy",
     "decision_outcome",
+    "check_reference_time",
     "describe_duration",
     "format_table",
     "format_utc",

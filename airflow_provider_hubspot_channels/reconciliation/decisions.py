@@ -59,6 +59,8 @@ class Outcome(str, Enum):
     SKIPPED_DUPLICATE = "skipped_duplicate"
     NOT_FOUND = "not_found"
     INVALID = "invalid"
+    #: HubSpot refused the write with a final answer (400, 409, 422, ...): a retry would be refused the same way.
+    REFUSED = "refused"
     ERROR = "error"
     NOT_ATTEMPTED = "not_attempted"
 
@@ -154,7 +156,22 @@ def _decide_in_order(
             yield _skip(record, Outcome.SKIPPED_DUPLICATE, f"duplicate of messages[{duplicate_of[record.index]}]")
             continue
         key = (record.channel_id, record.message_id)
-        yield _decide(merged[key], policy, template, settled_by.get(key))
+        try:
+            decision = _decide(merged[key], policy, template, settled_by.get(key))
+        except Exception as exc:
+            # A record the checks let through but that still cannot be decided: its own invalid row, never the end
+            # of the plan (a generator that raises is finished, and every later row would be lost with it).
+            decision = _invalid_decision(
+                InvalidRecord(
+                    index=record.index,
+                    field=f"messages[{record.index}]",
+                    problem=f"it could not be decided ({type(exc).__name__})",
+                    fix="check the record's fields; report this as a bug of the provider with the record's shape",
+                    channel_id=str(record.channel_id),
+                    message_id=record.message_id,
+                )
+            )
+        yield decision
 
 
 def hubspot_status_type(message: Mapping[str, Any]) -> str | None:

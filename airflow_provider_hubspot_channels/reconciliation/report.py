@@ -25,7 +25,7 @@ from airflow_provider_hubspot_channels.reconciliation.explanation import describ
 from airflow_provider_hubspot_channels.validation import replace_lone_surrogates
 
 #: Outcomes worth an example in the summary: the ones someone has to read or act on.
-EXAMPLE_OUTCOMES = (Outcome.ERROR, Outcome.NOT_FOUND, Outcome.INVALID, Outcome.MARKED_FAILED)
+EXAMPLE_OUTCOMES = (Outcome.ERROR, Outcome.REFUSED, Outcome.NOT_FOUND, Outcome.INVALID, Outcome.MARKED_FAILED)
 MAX_EXAMPLES = 5
 EXAMPLE_TEXT_CHARS = 160
 #: XCom and log friendly: the summary's JSON (ASCII-escaped, its largest form) stays below 10 KB.
@@ -132,9 +132,8 @@ def format_table(summary: dict[str, Any]) -> str:
             for row in rows:
                 channel, message = row.get("channel_id") or "-", row.get("message_id") or "-"
                 text = f"  {name}: messages[{row.get('index')}] channel {channel} message {message}: "
+                # Not the explanation sent: it names the recipient, and logs carry ids and counts, not personal data.
                 text += str(row.get("reason"))
-                if row.get("error_message"):
-                    text += f' -> "{row["error_message"]}"'
                 if row.get("correlation_id"):
                     text += f" (correlationId {row['correlation_id']})"
                 lines.append(text)
