@@ -23,7 +23,11 @@ DEFAULT_MAX_REQUESTS_PER_10S = 100
 _VERSION = re.compile(r"^(v3|\d{4}-\d{2})$")
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is this machine (``localhost`` or a loopback address), where plain HTTP is allowed.
+
+    :param host: a host name or IP address.
+    """
     if host == "localhost":
         return True
     try:
@@ -48,7 +52,7 @@ def validate_base_url(value: Any, *, field: str = "host") -> str:
         raise InvalidInputError(field, "it contains credentials", "put the token in the password field instead")
     if parts.query or parts.fragment:
         raise InvalidInputError(field, "it has a query or fragment", "give only scheme, host and port")
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
         raise InvalidInputError(
             field,
             f"plain http to {parts.hostname} would send the token unencrypted",

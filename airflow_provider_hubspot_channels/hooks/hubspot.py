@@ -12,6 +12,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
+from urllib.parse import urlsplit
 
 from airflow.sdk import BaseHook
 from airflow.sdk.log import mask_secret
@@ -23,7 +24,7 @@ from airflow_provider_hubspot_channels.client import (
     HubSpotPermissionError,
     InvalidInputError,
 )
-from airflow_provider_hubspot_channels.client.config import DEFAULT_BASE_URL
+from airflow_provider_hubspot_channels.client.config import DEFAULT_BASE_URL, is_loopback
 from airflow_provider_hubspot_channels.get_provider_info import CONN_FIELDS, CONN_TYPE, UI_FIELD_BEHAVIOUR
 from airflow_provider_hubspot_channels.validation import validate_channel_id
 
@@ -61,19 +62,51 @@ def _extra(extras: Mapping[str, Any], name: str) -> Any:
     return None if value in (None, "") else value
 
 
+def base_url_from_connection(host: str | None, port: int | str | None) -> str:
+    """The API base URL from the connection's host and port, as users write them.
+
+    ``host`` may be a full URL (``http://127.0.0.1:8765``, the form's way) or a bare host name (Airflow's URI form
+    ``hubspot-channels://:token@127.0.0.1:8765/`` stores ``127.0.0.1`` and port 8765). A bare host is reached over
+    HTTPS, except a loopback host (the bundled simulator, a local proxy), which is reached over plain HTTP; write the
+    scheme in the host to choose otherwise. A port given both in the URL and in the port field must agree.
+
+    :param host: the connection's host; empty means HubSpot's.
+    :param port: the connection's port, if any.
+    """
+    text = (host or "").strip() or DEFAULT_BASE_URL
+    if "://" not in text:
+        if text.count(":") > 1 and not text.startswith("["):  # a bare IPv6 address
+            text = f"[{text}]"
+        bare = urlsplit(f"//{text}")
+        text = f"{'http' if is_loopback(bare.hostname or '') else 'https'}://{text}"
+    if port in (None, ""):
+        return text
+    parts = urlsplit(text)
+    try:
+        given = parts.port
+    except ValueError:
+        given = None  # validate_base_url names the bad URL
+    if str(port).strip() != str(given) and given is not None:
+        raise InvalidInputError(
+            "port", f"{port} differs from the port {given} in the host URL", "give the port in one place only"
+        )
+    if given is None and parts.hostname:
+        netloc = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+        text = parts._replace(netloc=f"{netloc}:{str(port).strip()}").geturl()
+    return text
+
+
 def settings_from_connection(
-    *, host: str | None, password: str | None, extras: Mapping[str, Any]
+    *, host: str | None, password: str | None, extras: Mapping[str, Any], port: int | str | None = None
 ) -> ConnectionSettings:
     """Read and validate connection fields; errors name the form field and the fix.
 
-    :param host: the connection's host (base URL); empty means HubSpot's.
+    :param host: the connection's host (base URL or host name); empty means HubSpot's.
     :param password: the static access token, if any.
     :param extras: the connection's extra fields.
+    :param port: the connection's port, if any (see :func:`base_url_from_connection`).
     """
-    base_url = (host or "").strip() or DEFAULT_BASE_URL
-    if "://" not in base_url:  # Airflow's URI form often stores the host without scheme
-        base_url = f"https://{base_url}"
-    options: dict[str, Any] = {"base_url": base_url}
+    options: dict[str, Any] = {"base_url": base_url_from_connection(host, port)}
     for name in ("api_version", "inbox_api_version", "timeout", "max_retries", "max_requests_per_10s", "budget_share"):
         value = _extra(extras, name)
         if value is not None:
@@ -164,7 +197,9 @@ class HubSpotChannelsHook(BaseHook):
         """Read the Connection and validate it (no request is sent)."""
         conn = self.get_connection(self.hubspot_conn_id)
         try:
-            settings = settings_from_connection(host=conn.host, password=conn.password, extras=conn.extra_dejson)
+            settings = settings_from_connection(
+                host=conn.host, port=conn.port, password=conn.password, extras=conn.extra_dejson
+            )
         except InvalidInputError as exc:
             raise InvalidInputError(
                 f"connection '{self.hubspot_conn_id}' field {exc.field}", exc.problem, exc.fix

@@ -67,3 +67,41 @@ def test_test_connection_names_the_bad_field(simulator, monkeypatch, extra, word
     )
     ok, message = HubSpotChannelsHook().test_connection()
     assert not ok and words in message and simulator.request_log == []
+
+
+def test_the_uri_form_with_a_port_reaches_the_simulator(simulator, monkeypatch):
+    # hubspot-channels://:token@127.0.0.1:PORT/ stores host 127.0.0.1 and the port apart: both are honoured, and a
+    # loopback host without a scheme is plain HTTP (the simulator), not https://127.0.0.1.
+    port = simulator.base_url.rsplit(":", 1)[1]
+    uri = f"hubspot-channels://:{simulator.access_token}@127.0.0.1:{port}/?channel_id=1001"
+    monkeypatch.setenv("AIRFLOW_CONN_HUBSPOT_CHANNELS_DEFAULT", uri)
+    ok, message = HubSpotChannelsHook().test_connection()
+    assert ok, message
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "url"),
+    [
+        (None, None, "https://api.hubapi.com"),
+        ("api.hubapi.com", None, "https://api.hubapi.com"),
+        ("api.hubapi.com", 8443, "https://api.hubapi.com:8443"),
+        ("127.0.0.1", 8773, "http://127.0.0.1:8773"),
+        ("localhost", "8773", "http://localhost:8773"),
+        ("https://127.0.0.1", 8773, "https://127.0.0.1:8773"),
+        ("http://127.0.0.1:8773", 8773, "http://127.0.0.1:8773"),
+        ("::1", 8773, "http://[::1]:8773"),
+    ],
+)
+def test_host_port_and_scheme_as_users_write_them(host, port, url):
+    from airflow_provider_hubspot_channels.hooks.hubspot import settings_from_connection
+
+    settings = settings_from_connection(host=host, port=port, password="t" * 20, extras={})
+    assert settings.config.base_url == url
+
+
+def test_a_port_given_twice_must_agree():
+    from airflow_provider_hubspot_channels.client import InvalidInputError
+    from airflow_provider_hubspot_channels.hooks.hubspot import settings_from_connection
+
+    with pytest.raises(InvalidInputError, match="port"):
+        settings_from_connection(host="http://127.0.0.1:8773", port=8774, password="t" * 20, extras={})
