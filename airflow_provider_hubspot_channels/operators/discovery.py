@@ -12,16 +12,17 @@ from typing import Any
 
 from airflow.sdk import BaseOperator, Context
 
-from airflow_provider_hubspot_channels.client import HubSpotChannelsError, InvalidInputError
+from airflow_provider_hubspot_channels.client import InvalidInputError
 from airflow_provider_hubspot_channels.hooks.hubspot import HubSpotChannelsHook
-from airflow_provider_hubspot_channels.operators.errors import airflow_error, checked_at_parse_time, is_templated
+from airflow_provider_hubspot_channels.operators.errors import checked_at_parse_time, is_templated
+from airflow_provider_hubspot_channels.operators.lifecycle import HubSpotTaskMixin
 from airflow_provider_hubspot_channels.operators.reconcile import parse_flag
 from airflow_provider_hubspot_channels.reconciliation.discovery import discover_records, split_batches
 from airflow_provider_hubspot_channels.reconciliation.timestamps import parse_reference_time
 from airflow_provider_hubspot_channels.validation import validate_channel_id
 
 
-class DiscoverChannelMessagesOperator(BaseOperator):
+class DiscoverChannelMessagesOperator(HubSpotTaskMixin, BaseOperator):
     """List the outgoing messages of one channel in one inbox created in a window, as reconciliation batches.
 
     Needs scope ``conversations.read``. Threads are found by latest activity after the window start and kept when
@@ -60,7 +61,6 @@ class DiscoverChannelMessagesOperator(BaseOperator):
         self.batch_size = batch_size
         self.sent_means_delivered = sent_means_delivered
         self.hubspot_conn_id = hubspot_conn_id
-        self._hook: HubSpotChannelsHook | None = None
         with checked_at_parse_time(self.task_id):
             split_batches([], batch_size=batch_size)
             for field, value in (("inbox_id", inbox_id), ("channel_id", channel_id)):
@@ -79,8 +79,7 @@ class DiscoverChannelMessagesOperator(BaseOperator):
 
         :param context: the task's Airflow context.
         """
-        self._hook = hook = HubSpotChannelsHook(hubspot_conn_id=self.hubspot_conn_id)
-        try:
+        with self.hubspot_hook() as hook:
             channel = validate_channel_id(self.channel_id)
             inbox = validate_channel_id(self.inbox_id, field="inbox_id")
             start = self._bound(self.window_start, context, "data_interval_start", "window_start")
@@ -97,10 +96,6 @@ class DiscoverChannelMessagesOperator(BaseOperator):
                 sent_means_delivered=sent,
             )
             batches = split_batches(found.records, batch_size=self.batch_size)
-        except HubSpotChannelsError as exc:
-            raise airflow_error(exc, conn_id=self.hubspot_conn_id) from exc
-        finally:
-            hook.close()
         # Ids and counts only: records carry recipients' phone numbers.
         self.log.info(
             "Found %d outgoing messages of channel %s in %d threads of inbox %s between %s and %s: %d batches "
@@ -116,8 +111,3 @@ class DiscoverChannelMessagesOperator(BaseOperator):
             found.repeated_messages,
         )
         return batches
-
-    def on_kill(self) -> None:
-        """End waits and retries of the running call at once."""
-        if self._hook is not None:
-            self._hook.stop()

@@ -7,9 +7,9 @@ from typing import Any
 
 from airflow.sdk import BaseOperator, Context
 
-from airflow_provider_hubspot_channels.client import HubSpotChannelsError
 from airflow_provider_hubspot_channels.hooks.hubspot import HubSpotChannelsHook
-from airflow_provider_hubspot_channels.operators.errors import airflow_error, checked_at_parse_time, is_templated
+from airflow_provider_hubspot_channels.operators.errors import checked_at_parse_time, is_templated
+from airflow_provider_hubspot_channels.operators.lifecycle import HubSpotTaskMixin
 from airflow_provider_hubspot_channels.validation import (
     build_status_update,
     validate_channel_id,
@@ -19,7 +19,7 @@ from airflow_provider_hubspot_channels.validation import (
 )
 
 
-class UpdateMessageStatusOperator(BaseOperator):
+class UpdateMessageStatusOperator(HubSpotTaskMixin, BaseOperator):
     """Set a custom-channel message's status to SENT, READ or FAILED (``PATCH .../messages/{messageId}``).
 
     Literal arguments are validated when the DAG is parsed, templated ones before the request. Returns a small
@@ -51,7 +51,6 @@ class UpdateMessageStatusOperator(BaseOperator):
         self.status_type = status_type
         self.error_message = error_message
         self.hubspot_conn_id = hubspot_conn_id
-        self._hook: HubSpotChannelsHook | None = None
         with checked_at_parse_time(self.task_id):
             self._validate_literals()
 
@@ -71,16 +70,11 @@ class UpdateMessageStatusOperator(BaseOperator):
 
         :param context: the task's Airflow context.
         """
-        self._hook = hook = HubSpotChannelsHook(hubspot_conn_id=self.hubspot_conn_id)
-        try:
+        with self.hubspot_hook() as hook:
             update = build_status_update(self.channel_id, self.message_id, self.status_type, self.error_message or None)
             message = hook.update_message_status(
                 update.channel_id, update.message_id, update.status_type, update.error_message
             )
-        except HubSpotChannelsError as exc:
-            raise airflow_error(exc, conn_id=self.hubspot_conn_id) from exc
-        finally:
-            hook.close()
         status = message.get("status") or {}
         failure = status.get("failureDetails") or {}
         self.log.info(
@@ -93,8 +87,3 @@ class UpdateMessageStatusOperator(BaseOperator):
             "errorMessage": failure.get("errorMessage", update.error_message),
             "updatedAt": message.get("updatedAt"),
         }
-
-    def on_kill(self) -> None:
-        """End waits and retries of the running call at once."""
-        if self._hook is not None:
-            self._hook.stop()
