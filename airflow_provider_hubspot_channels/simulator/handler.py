@@ -8,10 +8,12 @@ one ``send`` with ``TCP_NODELAY`` (a header write followed by a body write would
 from __future__ import annotations
 
 import contextlib
+import functools
 import socket
 import struct
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from http import HTTPStatus
@@ -76,25 +78,15 @@ class SimulatorHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         """Silence the default per-request stderr logging (it costs throughput; the request log has it all)."""
 
-    def do_GET(self) -> None:
-        """Serve a GET."""
-        self._serve("GET")
+    def __getattr__(self, name: str) -> Callable[[], None]:
+        """Serve every method through the API, which answers the ones a path does not serve (HEAD, OPTIONS,
+        TRACE, anything) with a HubSpot-style 405 and ``Allow``: http.server would answer 501 with an HTML page.
 
-    def do_POST(self) -> None:
-        """Serve a POST."""
-        self._serve("POST")
-
-    def do_PATCH(self) -> None:
-        """Serve a PATCH."""
-        self._serve("PATCH")
-
-    def do_PUT(self) -> None:
-        """Serve a PUT."""
-        self._serve("PUT")
-
-    def do_DELETE(self) -> None:
-        """Serve a DELETE."""
-        self._serve("DELETE")
+        :param name: ``do_<METHOD>``, as http.server looks it up.
+        """
+        if name.startswith("do_"):
+            return functools.partial(self._serve, name[3:])
+        raise AttributeError(name)
 
     def _serve(self, method: str) -> None:
         app = self.server.app
@@ -189,8 +181,10 @@ class SimulatorHandler(BaseHTTPRequestHandler):
         if self.close_connection:
             head.append("Connection: close\r\n")
         head.append("\r\n")
+        # An answer to HEAD has no body (RFC 9110); sending one would corrupt the next answer on the connection.
+        body = b"" if self.command == "HEAD" else reply.body
         try:
-            self.wfile.write("".join(head).encode("latin-1") + reply.body)
+            self.wfile.write("".join(head).encode("latin-1") + body)
         except OSError:
             # The client gave up (e.g. its timeout fired during a slow answer): nothing left to tell it.
             self.close_connection = True
