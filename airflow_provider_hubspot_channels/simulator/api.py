@@ -30,6 +30,10 @@ parameters and body (400), existence (404). Assumptions where HubSpot is silent 
   latest message moves while a client pages may show up again on a later page, as on HubSpot.
 * Thread messages: newest first by default (``-createdAt``), ``sort=createdAt`` ascending; same page sizes.
 * Channel accounts list: default page size 100, 1..500.
+* ``integrationIdempotencyId`` and ``integrationThreadId`` that are empty or only whitespace count as absent
+  (HubSpot documents neither): a blank key identifies nothing. Keying on ``""`` made every publish with it
+  replay the first message (or share one thread); refusing it with 400 would reject a body the spec allows (the
+  fields are plain strings without ``minLength``), so a client that sends ``""`` for "no key" would break.
 """
 
 from __future__ import annotations
@@ -323,6 +327,12 @@ def _optional_str(data: Mapping[str, Any], name: str) -> str | None:
     return value
 
 
+def _optional_key(data: Mapping[str, Any], name: str) -> str | None:
+    """An optional key the integrator chooses; empty or blank counts as absent (see the module notes)."""
+    value = _optional_str(data, name)
+    return value if value is not None and value.strip() else None
+
+
 def _enum(value: str, name: str, allowed: Sequence[str]) -> str:
     if value not in allowed:
         raise validation_error(
@@ -473,8 +483,8 @@ def publish_message(call: Call) -> Reply:
             )
             participants[side].append(clean)
     rich_text = _optional_str(data, "richText")
-    thread_key = _optional_str(data, "integrationThreadId")
-    idempotency = _optional_str(data, "integrationIdempotencyId")
+    thread_key = _optional_key(data, "integrationThreadId")
+    idempotency = _optional_key(data, "integrationIdempotencyId")
     account_id = _int_param(data["channelAccountId"], "channelAccountId", 64)
     state = call.ctx.state
     with state.lock:
