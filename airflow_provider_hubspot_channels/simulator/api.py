@@ -45,7 +45,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs, quote, unquote
+from urllib.parse import parse_qs, quote, unquote_to_bytes
 
 from .auth import (
     CONVERSATIONS_READ,
@@ -202,8 +202,8 @@ def handle(
             links={"scopes": "https://developers.hubspot.com/scopes"},
         )
     else:
-        call = Call(ctx, path, match.groups(), parse_qs(query_string, keep_blank_values=True), body)
         try:
+            call = Call(ctx, path, match.groups(), _parse_query(query_string), body)
             reply = operation.endpoint(call)
         except Refusal as refusal:
             reply = refusal.reply
@@ -264,6 +264,41 @@ def _int_param(text: str, name: str, bits: int) -> int:
     return value
 
 
+def _path_text(raw: str, name: str) -> str:
+    """A path parameter percent-decoded strictly as UTF-8.
+
+    Lenient decoding turned every invalid sequence into U+FFFD, so ``%FF`` and ``%FE`` named the same message.
+
+    :param raw: the parameter as sent; http.server decodes the request line as Latin-1, so each character is
+        one byte of it.
+    :param name: the parameter's name, for the error.
+    """
+    try:
+        return unquote_to_bytes(raw.encode("latin-1")).decode("utf-8")
+    except UnicodeError as exc:
+        raise validation_error(
+            f"{name} is not valid UTF-8 once percent-decoded; percent-encode the UTF-8 bytes of the id",
+            where=name,
+            code="INVALID_UTF8",
+        ) from exc
+
+
+def _parse_query(text: str) -> dict[str, list[str]]:
+    """The query string as ``parse_qs`` gives it (blank values kept), every name and value strict UTF-8.
+
+    :param text: the raw query string (Latin-1 decoded by http.server, like the path).
+    """
+    query: dict[str, list[str]] = {}
+    for part in text.split("&"):
+        if not part:
+            continue
+        raw_name, _, raw_value = part.partition("=")
+        name = _path_text(raw_name.replace("+", " "), "query")
+        value = _path_text(raw_value.replace("+", " "), name)
+        query.setdefault(name, []).append(value)
+    return query
+
+
 def _single(query: Mapping[str, list[str]], name: str) -> str | None:
     values = query.get(name)
     if not values:
@@ -296,13 +331,67 @@ def _json_object(body: bytes, schema: str) -> dict[str, Any]:
     if not body.strip():
         raise validation_error(f"Request body ({schema}) is required", where="body", code="REQUIRED")
     try:
-        data = json.loads(body)
+        text = body.decode("utf-8")  # strict: refuses invalid bytes and UTF-8-encoded surrogates alike
+    except UnicodeDecodeError as exc:
+        raise validation_error(
+            f"Request body is not valid UTF-8 (byte {exc.start}); send UTF-8 encoded JSON",
+            where="body",
+            code="INVALID_UTF8",
+        ) from exc
+    try:
+        data = json.loads(text, parse_constant=_refuse_constant)
+    except RecursionError as exc:
+        raise validation_error("Invalid input JSON: nested too deeply", where="body", code="INVALID_JSON") from exc
     except ValueError as exc:
         where = f" on line {exc.lineno}, column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
         raise validation_error(f"Invalid input JSON{where}: {exc}", where="body", code="INVALID_JSON") from exc
     if not isinstance(data, dict):
         raise validation_error(f"Invalid input JSON: {schema} must be an object", where="body", code="INVALID_JSON")
+    field = _lone_surrogate_field(data)
+    if field is not None:
+        raise validation_error(
+            f"{field} contains a lone UTF-16 surrogate (half of a character such as an emoji); send whole characters",
+            where=field,
+            code="INVALID_UNICODE",
+        )
     return data
+
+
+def _refuse_constant(name: str) -> Any:
+    # NaN and Infinity are not JSON (RFC 8259); Python accepts them, HubSpot's JSON parser does not.
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _lone_surrogate_field(data: Any) -> str | None:
+    """Where the first string (value or key) holding a lone surrogate is, e.g. ``senders[0].name``, or None.
+
+    JSON's ``\\ud83d`` escape decodes to such a string; it has no UTF-8 form, so storing it would make every later
+    answer about the object fail to encode. Iterative: the body's depth is the client's choice.
+    """
+    pending: list[tuple[str, Any]] = [("", data)]
+    while pending:
+        where, value = pending.pop()
+        if isinstance(value, str):
+            if _has_lone_surrogate(value):
+                return where or "body"
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                inner = f"{where}.{key}" if where else str(key)
+                if _has_lone_surrogate(key):
+                    return where or "body"
+                pending.append((inner, item))
+        elif isinstance(value, list):
+            pending.extend((f"{where}[{index}]", item) for index, item in enumerate(value))
+    return None
+
+
+def _has_lone_surrogate(text: str) -> bool:
+    # json.loads joins escaped pairs into one character, so any surrogate left in a str is a lone one.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _require(data: Mapping[str, Any], schema: str, fields: Mapping[str, type | tuple[type, ...]]) -> None:
@@ -320,10 +409,11 @@ def _require(data: Mapping[str, Any], schema: str, fields: Mapping[str, type | t
             raise validation_error(f"{name} has the wrong type", where=name, code="INVALID_TYPE")
 
 
-def _optional_str(data: Mapping[str, Any], name: str) -> str | None:
+def _optional_str(data: Mapping[str, Any], name: str, *, where: str | None = None) -> str | None:
     value = data.get(name)
     if value is not None and not isinstance(value, str):
-        raise validation_error(f"{name} must be a string", where=name, code="INVALID_TYPE")
+        where = where or name
+        raise validation_error(f"{where} must be a string", where=where, code="INVALID_TYPE")
     return value
 
 
@@ -477,6 +567,8 @@ def publish_message(call: Call) -> Reply:
             where = f"{side}[{index}]"
             if not isinstance(participant, dict):
                 raise validation_error(f"{where} must be an object", where=where, code="INVALID_TYPE")
+            for name in ("name", "senderActorId"):
+                _optional_str(participant, name, where=f"{where}.{name}")
             clean = dict(participant)
             clean["deliveryIdentifier"] = _delivery_identifier(
                 participant.get("deliveryIdentifier"), f"{where}.deliveryIdentifier"
@@ -517,7 +609,7 @@ def get_message(call: Call) -> Reply:
     :param call: the call.
     """
     channel_id = _int_param(call.params[0], "channelId", 32)
-    message_id = unquote(call.params[1])
+    message_id = _path_text(call.params[1], "messageId")
     state = call.ctx.state
     with state.lock:
         _channel(call, channel_id)
@@ -533,7 +625,7 @@ def patch_message(call: Call) -> Reply:
     :param call: the call.
     """
     channel_id = _int_param(call.params[0], "channelId", 32)
-    message_id = unquote(call.params[1])
+    message_id = _path_text(call.params[1], "messageId")
     schema = "PublicChannelIntegrationMessageUpdateRequest"
     data = _json_object(call.body, schema)
     _require(data, schema, {"statusType": str})

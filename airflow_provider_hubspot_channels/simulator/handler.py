@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from . import api
 from .faults import ERROR_KINDS, HTML_KINDS, FaultPlan, LatencyModel, fault_reply
 from .metrics import Metrics, RequestLogEntry
-from .responses import Reply, error_reply
+from .responses import Reply, error_reply, validation_error
 
 if TYPE_CHECKING:
     from .server import SimulatorHTTPServer
@@ -95,7 +95,15 @@ class SimulatorHandler(BaseHTTPRequestHandler):
         path, _, query = self.path.partition("?")
         body = self._read_body()
         if body is None:
-            self._drop()
+            # The body's end is unknown, so the connection cannot carry another request: answer, then close.
+            self.close_connection = True
+            reply = validation_error(
+                "Unreadable request body: Content-Length must be a number of bytes, or a chunked body well formed",
+                where="Content-Length",
+                code="INVALID_FRAMING",
+            ).reply
+            self._log(app, method, path, reply.status, arrived, started, None)
+            self._send(reply)
             return
         if api.OAUTH_TOKEN_PATH.fullmatch(path):
             app.metrics.count_token_request()
@@ -134,6 +142,20 @@ class SimulatorHandler(BaseHTTPRequestHandler):
             return
         self._log(app, method, path, reply.status, arrived, started, fault)
         self._send(reply)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Answer a request http.server could not parse (bad request line, HTTP version, header) in HubSpot's
+        ``Error`` shape instead of an HTML page, then close the connection.
+
+        :param code: HTTP status code.
+        :param message: short reason.
+        :param explain: longer reason.
+        """
+        self.close_connection = True
+        text = message or _REASONS.get(code, "Bad request")
+        if explain:
+            text = f"{text}: {explain}"
+        self._send(error_reply(code, "VALIDATION_ERROR" if code < 500 else "INTERNAL_ERROR", text))
 
     def _log(
         self,
