@@ -254,10 +254,14 @@ def token_endpoint(ctx: ApiContext, content_type: str | None, body: bytes) -> Re
 # --------------------------------------------------------------------------------------------- validation
 
 
+_INTEGER = re.compile(r"[+-]?\d+")
+
+
 def _int_param(text: str, name: str, bits: int) -> int:
+    # Not int() alone: it also takes "1_001" and surrounding whitespace, which a Java parseInt refuses.
     try:
-        value = int(text, 10)
-    except ValueError:
+        value = int(text, 10) if _INTEGER.fullmatch(text) else None
+    except ValueError:  # more digits than int() converts
         value = None
     if value is None or not -(2 ** (bits - 1)) <= value < 2 ** (bits - 1):
         raise validation_error(f"Unable to parse {name} {text!r} as int{bits}", where=name, code="INVALID_INTEGER")
