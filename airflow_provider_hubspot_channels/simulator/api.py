@@ -15,8 +15,16 @@ Inbox path also under ``/conversations/v3/conversations``):
 * ``POST   /oauth/2026-03/token`` and ``/oauth/v1/token`` (refresh grant)
 
 Order of checks for an API call: route (404/405), bearer token (401), rate limit (429), scopes (403), path
-parameters and body (400), existence (404). Assumptions where HubSpot is silent or differs:
+parameters, query and body (400), existence (404). No refusal changes state (a transition refused in strict
+mode is only noted in the inspection history). Assumptions where HubSpot is silent or differs:
 
+* Any method a path does not serve (HEAD, OPTIONS, TRACE, PUT, ...) is 405 ``METHOD_NOT_ALLOWED`` in the
+  ``Error`` shape with ``Allow`` listing the path's methods (the answer to HEAD without its body).
+* Text must be UTF-8 (HubSpot's JVM services decode strictly or substitute; refusing is the visible choice):
+  a body that is not valid UTF-8 is 400 naming ``body``; a JSON string or key that decodes to a lone UTF-16
+  surrogate (``"\\ud83d"``, half an emoji) is 400 naming the field (``errorMessage``, ``senders[0].name``);
+  a path id or query value whose percent-decoded bytes are not UTF-8 is 400 naming the parameter. ``NaN`` and
+  ``Infinity`` are not JSON and are refused.
 * ``GET .../{channelId}``: HubSpot's docs want a developer API key there, and the spec lists no security. The
   provider uses this call as its cheap connection test with the app's OAuth token, so the simulator accepts a
   bearer token with ``conversations.custom_channels.read`` instead.
