@@ -155,6 +155,10 @@ class SimulatorHandler(BaseHTTPRequestHandler):
         text = message or _REASONS.get(code, "Bad request")
         if explain:
             text = f"{text}: {explain}"
+        now = time.time()
+        # command and path are unset when the request line itself was unreadable.
+        method, path = self.command or "", (getattr(self, "path", "") or "").partition("?")[0]
+        self.server.app.metrics.record(RequestLogEntry(method, path, int(code), now, 0.0, None))
         self._send(error_reply(code, "VALIDATION_ERROR" if code < 500 else "INTERNAL_ERROR", text))
 
     def _log(

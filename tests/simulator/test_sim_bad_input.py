@@ -225,3 +225,13 @@ def test_answers_encode_even_a_lone_surrogate_seeded_through_python(sim: HubSpot
     assert answer.status_code == 200
     assert b"\\ud83d" in answer.content
     assert json.loads(answer.content)["text"] == "half \ud83d"
+
+
+def test_unparsable_requests_are_in_the_request_log(sim: HubSpotSimulator) -> None:
+    sim.reset_log()
+    _raw_request(sim, b"GET /x HTTP/9.9\r\nHost: x\r\n\r\n")  # refused before http.server keeps method and path
+    _raw_request(sim, b"GET /y HTTP/1.1\r\nX-Long: " + b"a" * 70_000 + b"\r\n\r\n")
+    assert [(entry.method, entry.path, entry.status) for entry in sim.request_log] == [
+        ("", "", 505),
+        ("GET", "/y", 431),
+    ]
