@@ -24,9 +24,6 @@ def _egg(timestamp: str, **overrides: Any) -> dict[str, Any]:
     return egg
 
 
-# ---------------------------------------------------------------------------------- idempotency keys
-
-
 @pytest.mark.parametrize("blank", ["", "   "])
 def test_blank_idempotency_key_is_no_key(sim: HubSpotSimulator, api: Api, blank: str) -> None:
     first = api.post(f"{CC}/{CHANNEL}/messages", json=_egg("2026-03-01T12:00:00Z", integrationIdempotencyId=blank))

@@ -12,8 +12,6 @@ from sim_helpers import CC, CHANNEL, Api, message_path
 
 from airflow_provider_hubspot_channels.simulator import HubSpotSimulator
 
-# ---------------------------------------------------------------------------------- unknown methods
-
 
 def _raw(sim: HubSpotSimulator, method: str, path: str) -> tuple[HTTPResponse, bytes]:
     """One request on a fresh connection, read with http.client (which knows HEAD answers carry no body)."""
