@@ -91,16 +91,24 @@ def _load_document(name: str) -> dict[str, Any]:
     return document
 
 
-@functools.cache
-def load_spec(name: str) -> OpenAPI:
-    """HubSpot's spec as an ``openapi_core.OpenAPI``, with the quirks above worked around; skips when absent.
+def patched_document(name: str) -> dict[str, Any]:
+    """A fresh copy of HubSpot's spec as a dict, with the quirks above worked around; skips when absent.
 
     :param name: file name, e.g. ``custom-channels-2026-03.json``.
     """
     document = copy.deepcopy(_load_document(name))
     _json_for_wildcard_media(document)
     _break_inheritance_cycles(document)
-    return OpenAPI.from_dict(document)
+    return document
+
+
+@functools.cache
+def load_spec(name: str) -> OpenAPI:
+    """HubSpot's spec as an ``openapi_core.OpenAPI``, with the quirks above worked around; skips when absent.
+
+    :param name: file name, e.g. ``custom-channels-2026-03.json``.
+    """
+    return OpenAPI.from_dict(patched_document(name))
 
 
 def spec_for(path: str) -> tuple[str, str]:

@@ -15,8 +15,16 @@ Inbox path also under ``/conversations/v3/conversations``):
 * ``POST   /oauth/2026-03/token`` and ``/oauth/v1/token`` (refresh grant)
 
 Order of checks for an API call: route (404/405), bearer token (401), rate limit (429), scopes (403), path
-parameters and body (400), existence (404). Assumptions where HubSpot is silent or differs:
+parameters, query and body (400), existence (404). No refusal changes state (a transition refused in strict
+mode is only noted in the inspection history). Assumptions where HubSpot is silent or differs:
 
+* Any method a path does not serve (HEAD, OPTIONS, TRACE, PUT, ...) is 405 ``METHOD_NOT_ALLOWED`` in the
+  ``Error`` shape with ``Allow`` listing the path's methods (the answer to HEAD without its body).
+* Text must be UTF-8 (HubSpot's JVM services decode strictly or substitute; refusing is the visible choice):
+  a body that is not valid UTF-8 is 400 naming ``body``; a JSON string or key that decodes to a lone UTF-16
+  surrogate (``"\\ud83d"``, half an emoji) is 400 naming the field (``errorMessage``, ``senders[0].name``);
+  a path id or query value whose percent-decoded bytes are not UTF-8 is 400 naming the parameter. ``NaN`` and
+  ``Infinity`` are not JSON and are refused.
 * ``GET .../{channelId}``: HubSpot's docs want a developer API key there, and the spec lists no security. The
   provider uses this call as its cheap connection test with the app's OAuth token, so the simulator accepts a
   bearer token with ``conversations.custom_channels.read`` instead.
@@ -30,6 +38,10 @@ parameters and body (400), existence (404). Assumptions where HubSpot is silent 
   latest message moves while a client pages may show up again on a later page, as on HubSpot.
 * Thread messages: newest first by default (``-createdAt``), ``sort=createdAt`` ascending; same page sizes.
 * Channel accounts list: default page size 100, 1..500.
+* ``integrationIdempotencyId`` and ``integrationThreadId`` that are empty or only whitespace count as absent
+  (HubSpot documents neither): a blank key identifies nothing. Keying on ``""`` made every publish with it
+  replay the first message (or share one thread); refusing it with 400 would reject a body the spec allows (the
+  fields are plain strings without ``minLength``), so a client that sends ``""`` for "no key" would break.
 """
 
 from __future__ import annotations
@@ -41,7 +53,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs, quote, unquote
+from urllib.parse import parse_qs, quote, unquote_to_bytes
 
 from .auth import (
     CONVERSATIONS_READ,
@@ -198,8 +210,8 @@ def handle(
             links={"scopes": "https://developers.hubspot.com/scopes"},
         )
     else:
-        call = Call(ctx, path, match.groups(), parse_qs(query_string, keep_blank_values=True), body)
         try:
+            call = Call(ctx, path, match.groups(), _parse_query(query_string), body)
             reply = operation.endpoint(call)
         except Refusal as refusal:
             reply = refusal.reply
@@ -250,14 +262,53 @@ def token_endpoint(ctx: ApiContext, content_type: str | None, body: bytes) -> Re
 # --------------------------------------------------------------------------------------------- validation
 
 
+_INTEGER = re.compile(r"[+-]?\d+")
+
+
 def _int_param(text: str, name: str, bits: int) -> int:
+    # Not int() alone: it also takes "1_001" and surrounding whitespace, which a Java parseInt refuses.
     try:
-        value = int(text, 10)
-    except ValueError:
+        value = int(text, 10) if _INTEGER.fullmatch(text) else None
+    except ValueError:  # more digits than int() converts
         value = None
     if value is None or not -(2 ** (bits - 1)) <= value < 2 ** (bits - 1):
         raise validation_error(f"Unable to parse {name} {text!r} as int{bits}", where=name, code="INVALID_INTEGER")
     return value
+
+
+def _path_text(raw: str, name: str) -> str:
+    """A path parameter percent-decoded strictly as UTF-8.
+
+    Lenient decoding turned every invalid sequence into U+FFFD, so ``%FF`` and ``%FE`` named the same message.
+
+    :param raw: the parameter as sent; http.server decodes the request line as Latin-1, so each character is
+        one byte of it.
+    :param name: the parameter's name, for the error.
+    """
+    try:
+        return unquote_to_bytes(raw.encode("latin-1")).decode("utf-8")
+    except UnicodeError as exc:
+        raise validation_error(
+            f"{name} is not valid UTF-8 once percent-decoded; percent-encode the UTF-8 bytes of the id",
+            where=name,
+            code="INVALID_UTF8",
+        ) from exc
+
+
+def _parse_query(text: str) -> dict[str, list[str]]:
+    """The query string as ``parse_qs`` gives it (blank values kept), every name and value strict UTF-8.
+
+    :param text: the raw query string (Latin-1 decoded by http.server, like the path).
+    """
+    query: dict[str, list[str]] = {}
+    for part in text.split("&"):
+        if not part:
+            continue
+        raw_name, _, raw_value = part.partition("=")
+        name = _path_text(raw_name.replace("+", " "), "query")
+        value = _path_text(raw_value.replace("+", " "), name)
+        query.setdefault(name, []).append(value)
+    return query
 
 
 def _single(query: Mapping[str, list[str]], name: str) -> str | None:
@@ -292,13 +343,67 @@ def _json_object(body: bytes, schema: str) -> dict[str, Any]:
     if not body.strip():
         raise validation_error(f"Request body ({schema}) is required", where="body", code="REQUIRED")
     try:
-        data = json.loads(body)
+        text = body.decode("utf-8")  # strict: refuses invalid bytes and UTF-8-encoded surrogates alike
+    except UnicodeDecodeError as exc:
+        raise validation_error(
+            f"Request body is not valid UTF-8 (byte {exc.start}); send UTF-8 encoded JSON",
+            where="body",
+            code="INVALID_UTF8",
+        ) from exc
+    try:
+        data = json.loads(text, parse_constant=_refuse_constant)
+    except RecursionError as exc:
+        raise validation_error("Invalid input JSON: nested too deeply", where="body", code="INVALID_JSON") from exc
     except ValueError as exc:
         where = f" on line {exc.lineno}, column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
         raise validation_error(f"Invalid input JSON{where}: {exc}", where="body", code="INVALID_JSON") from exc
     if not isinstance(data, dict):
         raise validation_error(f"Invalid input JSON: {schema} must be an object", where="body", code="INVALID_JSON")
+    field = _lone_surrogate_field(data)
+    if field is not None:
+        raise validation_error(
+            f"{field} contains a lone UTF-16 surrogate (half of a character such as an emoji); send whole characters",
+            where=field,
+            code="INVALID_UNICODE",
+        )
     return data
+
+
+def _refuse_constant(name: str) -> Any:
+    # NaN and Infinity are not JSON (RFC 8259); Python accepts them, HubSpot's JSON parser does not.
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _lone_surrogate_field(data: Any) -> str | None:
+    """Where the first string (value or key) holding a lone surrogate is, e.g. ``senders[0].name``, or None.
+
+    JSON's ``\\ud83d`` escape decodes to such a string; it has no UTF-8 form, so storing it would make every later
+    answer about the object fail to encode. Iterative: the body's depth is the client's choice.
+    """
+    pending: list[tuple[str, Any]] = [("", data)]
+    while pending:
+        where, value = pending.pop()
+        if isinstance(value, str):
+            if _has_lone_surrogate(value):
+                return where or "body"
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                inner = f"{where}.{key}" if where else str(key)
+                if _has_lone_surrogate(key):
+                    return where or "body"
+                pending.append((inner, item))
+        elif isinstance(value, list):
+            pending.extend((f"{where}[{index}]", item) for index, item in enumerate(value))
+    return None
+
+
+def _has_lone_surrogate(text: str) -> bool:
+    # json.loads joins escaped pairs into one character, so any surrogate left in a str is a lone one.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _require(data: Mapping[str, Any], schema: str, fields: Mapping[str, type | tuple[type, ...]]) -> None:
@@ -316,11 +421,18 @@ def _require(data: Mapping[str, Any], schema: str, fields: Mapping[str, type | t
             raise validation_error(f"{name} has the wrong type", where=name, code="INVALID_TYPE")
 
 
-def _optional_str(data: Mapping[str, Any], name: str) -> str | None:
+def _optional_str(data: Mapping[str, Any], name: str, *, where: str | None = None) -> str | None:
     value = data.get(name)
     if value is not None and not isinstance(value, str):
-        raise validation_error(f"{name} must be a string", where=name, code="INVALID_TYPE")
+        where = where or name
+        raise validation_error(f"{where} must be a string", where=where, code="INVALID_TYPE")
     return value
+
+
+def _optional_key(data: Mapping[str, Any], name: str) -> str | None:
+    """An optional key the integrator chooses; empty or blank counts as absent (see the module notes)."""
+    value = _optional_str(data, name)
+    return value if value is not None and value.strip() else None
 
 
 def _enum(value: str, name: str, allowed: Sequence[str]) -> str:
@@ -467,14 +579,16 @@ def publish_message(call: Call) -> Reply:
             where = f"{side}[{index}]"
             if not isinstance(participant, dict):
                 raise validation_error(f"{where} must be an object", where=where, code="INVALID_TYPE")
+            for name in ("name", "senderActorId"):
+                _optional_str(participant, name, where=f"{where}.{name}")
             clean = dict(participant)
             clean["deliveryIdentifier"] = _delivery_identifier(
                 participant.get("deliveryIdentifier"), f"{where}.deliveryIdentifier"
             )
             participants[side].append(clean)
     rich_text = _optional_str(data, "richText")
-    thread_key = _optional_str(data, "integrationThreadId")
-    idempotency = _optional_str(data, "integrationIdempotencyId")
+    thread_key = _optional_key(data, "integrationThreadId")
+    idempotency = _optional_key(data, "integrationIdempotencyId")
     account_id = _int_param(data["channelAccountId"], "channelAccountId", 64)
     state = call.ctx.state
     with state.lock:
@@ -507,7 +621,7 @@ def get_message(call: Call) -> Reply:
     :param call: the call.
     """
     channel_id = _int_param(call.params[0], "channelId", 32)
-    message_id = unquote(call.params[1])
+    message_id = _path_text(call.params[1], "messageId")
     state = call.ctx.state
     with state.lock:
         _channel(call, channel_id)
@@ -523,7 +637,7 @@ def patch_message(call: Call) -> Reply:
     :param call: the call.
     """
     channel_id = _int_param(call.params[0], "channelId", 32)
-    message_id = unquote(call.params[1])
+    message_id = _path_text(call.params[1], "messageId")
     schema = "PublicChannelIntegrationMessageUpdateRequest"
     data = _json_object(call.body, schema)
     _require(data, schema, {"statusType": str})

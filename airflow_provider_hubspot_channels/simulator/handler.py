@@ -8,10 +8,12 @@ one ``send`` with ``TCP_NODELAY`` (a header write followed by a body write would
 from __future__ import annotations
 
 import contextlib
+import functools
 import socket
 import struct
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from http import HTTPStatus
@@ -21,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from . import api
 from .faults import ERROR_KINDS, HTML_KINDS, FaultPlan, LatencyModel, fault_reply
 from .metrics import Metrics, RequestLogEntry
-from .responses import Reply, error_reply
+from .responses import Reply, error_reply, validation_error
 
 if TYPE_CHECKING:
     from .server import SimulatorHTTPServer
@@ -76,25 +78,15 @@ class SimulatorHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         """Silence the default per-request stderr logging (it costs throughput; the request log has it all)."""
 
-    def do_GET(self) -> None:
-        """Serve a GET."""
-        self._serve("GET")
+    def __getattr__(self, name: str) -> Callable[[], None]:
+        """Serve every method through the API, which answers the ones a path does not serve (HEAD, OPTIONS,
+        TRACE, anything) with a HubSpot-style 405 and ``Allow``: http.server would answer 501 with an HTML page.
 
-    def do_POST(self) -> None:
-        """Serve a POST."""
-        self._serve("POST")
-
-    def do_PATCH(self) -> None:
-        """Serve a PATCH."""
-        self._serve("PATCH")
-
-    def do_PUT(self) -> None:
-        """Serve a PUT."""
-        self._serve("PUT")
-
-    def do_DELETE(self) -> None:
-        """Serve a DELETE."""
-        self._serve("DELETE")
+        :param name: ``do_<METHOD>``, as http.server looks it up.
+        """
+        if name.startswith("do_"):
+            return functools.partial(self._serve, name[3:])
+        raise AttributeError(name)
 
     def _serve(self, method: str) -> None:
         app = self.server.app
@@ -103,7 +95,15 @@ class SimulatorHandler(BaseHTTPRequestHandler):
         path, _, query = self.path.partition("?")
         body = self._read_body()
         if body is None:
-            self._drop()
+            # The body's end is unknown, so the connection cannot carry another request: answer, then close.
+            self.close_connection = True
+            reply = validation_error(
+                "Unreadable request body: Content-Length must be a number of bytes, or a chunked body well formed",
+                where="Content-Length",
+                code="INVALID_FRAMING",
+            ).reply
+            self._log(app, method, path, reply.status, arrived, started, None)
+            self._send(reply)
             return
         if api.OAUTH_TOKEN_PATH.fullmatch(path):
             app.metrics.count_token_request()
@@ -142,6 +142,24 @@ class SimulatorHandler(BaseHTTPRequestHandler):
             return
         self._log(app, method, path, reply.status, arrived, started, fault)
         self._send(reply)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Answer a request http.server could not parse (bad request line, HTTP version, header) in HubSpot's
+        ``Error`` shape instead of an HTML page, then close the connection.
+
+        :param code: HTTP status code.
+        :param message: short reason.
+        :param explain: longer reason.
+        """
+        self.close_connection = True
+        text = message or _REASONS.get(code, "Bad request")
+        if explain:
+            text = f"{text}: {explain}"
+        now = time.time()
+        # command and path are unset when the request line itself was unreadable.
+        method, path = self.command or "", (getattr(self, "path", "") or "").partition("?")[0]
+        self.server.app.metrics.record(RequestLogEntry(method, path, int(code), now, 0.0, None))
+        self._send(error_reply(code, "VALIDATION_ERROR" if code < 500 else "INTERNAL_ERROR", text))
 
     def _log(
         self,
@@ -189,8 +207,10 @@ class SimulatorHandler(BaseHTTPRequestHandler):
         if self.close_connection:
             head.append("Connection: close\r\n")
         head.append("\r\n")
+        # An answer to HEAD has no body (RFC 9110); sending one would corrupt the next answer on the connection.
+        body = b"" if self.command == "HEAD" else reply.body
         try:
-            self.wfile.write("".join(head).encode("latin-1") + reply.body)
+            self.wfile.write("".join(head).encode("latin-1") + body)
         except OSError:
             # The client gave up (e.g. its timeout fired during a slow answer): nothing left to tell it.
             self.close_connection = True

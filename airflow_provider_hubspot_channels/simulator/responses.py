@@ -17,6 +17,7 @@ JSON_TYPE = "application/json;charset=utf-8"
 HTML_TYPE = "text/html; charset=UTF-8"
 
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_dumps_ascii = json.JSONEncoder(separators=(",", ":")).encode
 
 
 @dataclass
@@ -53,7 +54,13 @@ def json_reply(status: int, payload: Any, headers: Sequence[tuple[str, str]] = (
     :param payload: anything ``json`` can encode.
     :param headers: further headers.
     """
-    return Reply(status, _dumps(payload).encode("utf-8"), JSON_TYPE, list(headers))
+    try:
+        body = _dumps(payload).encode("utf-8")
+    except UnicodeEncodeError:
+        # A lone surrogate has no UTF-8 form. The API refuses such input, but an answer must never fail after a
+        # state change (the client would write again): \u-escaped, it is still valid JSON.
+        body = _dumps_ascii(payload).encode("ascii")
+    return Reply(status, body, JSON_TYPE, list(headers))
 
 
 def error_payload(

@@ -953,10 +953,14 @@ class SimulatorState:
         if message.type == "MESSAGE":
             assert message.channel_id is not None
             self.messages[(message.channel_id, message.id)] = message
+            # Not max(latest or 0, ...): 0 is 1970, and that clamped every earlier time to 1970.
+            created = message.created_at
             if message.direction == "OUTGOING":
-                thread.latest_sent = max(thread.latest_sent or 0, message.created_at)
+                thread.latest_sent = created if thread.latest_sent is None else max(thread.latest_sent, created)
             else:
-                thread.latest_received = max(thread.latest_received or 0, message.created_at)
+                thread.latest_received = (
+                    created if thread.latest_received is None else max(thread.latest_received, created)
+                )
         return message
 
     def _record(

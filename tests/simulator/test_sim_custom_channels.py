@@ -43,7 +43,7 @@ def test_unknown_channel_is_404_object_not_found(api: Api) -> None:
     assert api.get(message_path("m", channel=4242)).status_code == 404
 
 
-@pytest.mark.parametrize("bad", ["abc", "2147483648", "-2147483649", "1.5"])
+@pytest.mark.parametrize("bad", ["abc", "2147483648", "-2147483649", "1.5", "1_001", "%201001", "9" * 5000])
 def test_channel_id_must_be_int32(api: Api, bad: str) -> None:
     for path in (f"{CC}/{bad}", message_path("m", channel=bad), f"{CC}/{bad}/channel-accounts"):
         answer = api.get(path)
