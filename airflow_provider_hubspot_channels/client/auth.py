@@ -218,8 +218,8 @@ class OAuthRefresher:
                 ErrorDetails(status=response.status_code, message="the token answer has no access_token")
             )
         self._on_new_token(access_token)
-        access_token = validate_secret(access_token, field="access_token")
         rotated = payload.get("refresh_token")
+        # The rotated refresh token first: HubSpot may already refuse the old one, whatever is wrong with the rest.
         if isinstance(rotated, str) and rotated.strip() and rotated.strip() != self._refresh_token:
             self._on_new_token(rotated)
             self._refresh_token = validate_secret(rotated, field="refresh_token")
@@ -231,6 +231,7 @@ class OAuthRefresher:
                     "a re-authorized installation unless the connection's refresh_token is updated",
                     type(exc).__name__,
                 )
+        access_token = validate_secret(access_token, field="access_token")
         lifetime = payload.get("expires_in")
         lifetime = float(lifetime) if isinstance(lifetime, (int, float)) and lifetime > 0 else 1800.0
         self._current = (

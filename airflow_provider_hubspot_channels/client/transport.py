@@ -25,6 +25,9 @@ from urllib3 import HTTPConnectionPool
 from urllib3.connection import HTTPConnection, HTTPSConnection
 
 T = TypeVar("T")
+#: Seconds the watchdog thread waits without any attempt before it ends (the next attempt starts it again), so that
+#: a client nobody closes leaves no thread behind.
+IDLE_EXIT_SECONDS = 5.0
 
 
 class AttemptDeadlinePassed(requests.Timeout):
@@ -98,7 +101,8 @@ DEADLINE_CONNECTIONS: dict[str, type[HTTPConnection]] = {
 
 
 class Watchdog:
-    """Ends attempts that pass their deadline; one thread per client, started on first use, stopped by ``close``."""
+    """Ends attempts that pass their deadline; one thread per client, started on first use, ended by ``close`` or
+    after :data:`IDLE_EXIT_SECONDS` without attempts."""
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
@@ -149,7 +153,9 @@ class Watchdog:
         with self._cond:
             while not self._closed:
                 if not self._heap:
-                    self._cond.wait()
+                    if not self._cond.wait(IDLE_EXIT_SECONDS) and not self._heap:
+                        self._thread = None  # under the lock: the next attempt starts a new thread
+                        return
                     continue
                 deadline, _, attempt = self._heap[0]
                 now = time.monotonic()

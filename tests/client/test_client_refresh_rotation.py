@@ -9,6 +9,7 @@ from airflow_provider_hubspot_channels.client import (
     ClientConfig,
     HubSpotChannelsClient,
     HubSpotTokenRefreshError,
+    InvalidInputError,
 )
 from airflow_provider_hubspot_channels.client.retry import RetryPolicy
 from airflow_provider_hubspot_channels.simulator import FaultConfig, HubSpotSimulator
@@ -86,3 +87,24 @@ def test_a_plain_refusal_does_not_blame_a_lost_answer():
         with oauth_client(sim) as client, pytest.raises(HubSpotTokenRefreshError) as info:
             client.authenticate()
     assert "no answer" not in str(info.value)
+
+
+def test_a_rotated_refresh_token_is_kept_even_when_the_access_token_is_refused():
+    from ._servers import ScriptedServer, json_reply
+
+    rotated: list[str] = []
+
+    def answer(method, path, headers, body):
+        return json_reply(200, {"access_token": "bad\ntoken-0123456789", "refresh_token": "refresh-2", "expires_in": 9})
+
+    with ScriptedServer(answer) as server:
+        client = HubSpotChannelsClient(
+            config=ClientConfig(base_url=server.base_url, max_retries=0, timeout=2),
+            client_id="id-1",
+            client_secret="secret-1",
+            refresh_token="refresh-1",
+            on_refresh_token_rotated=rotated.append,
+        )
+        with client, pytest.raises(InvalidInputError, match="access_token"):
+            client.authenticate()
+    assert rotated == ["refresh-2"]
