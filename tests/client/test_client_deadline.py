@@ -144,3 +144,13 @@ def test_the_adapters_pool_lookup_and_deadline_connections_are_used_for_real_req
             (pool,) = adapter._pools.values()
             assert pool.ConnectionCls.__name__.startswith("_Deadline")
             assert pool.num_connections == 1
+
+
+def test_closing_the_client_ends_its_watchdog_thread():
+    with ScriptedServer(lambda *_: json_reply(200, MESSAGE)) as server:
+        client = HubSpotChannelsClient(config=dripping_config(server), access_token="t" * 20)
+        with client:
+            client.get_message(1001, "m-1")
+            thread = client._watchdog._thread
+            assert thread is not None and thread.is_alive()
+        assert not thread.is_alive()

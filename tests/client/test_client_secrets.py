@@ -203,3 +203,39 @@ def test_an_unexpected_exception_while_sending_leaks_only_its_type(caplog):
     assert "ValueError" in str(info.value)
     assert info.value.__cause__ is None and info.value.__context__ is None  # not even in a chained traceback
     assert_no_form("fresh-token-0123456789", *everything_about(info.value), caplog.text)
+
+
+def test_no_configured_token_ever_leaks_through_a_server_that_echoes_it(caplog):
+    # The class, not the examples: whatever the token, it is refused without its value or, once sent, redacted
+    # from every error an echoing server provokes.
+    caplog.set_level(logging.DEBUG)
+
+    def echo(method, path, headers, body):
+        token = headers.get("authorization", "")
+        return json_reply(400, {"category": "VALIDATION_ERROR", "message": f"{token!r} {json.dumps(token)} {token}"})
+
+    with ScriptedServer(echo) as server:
+        config = ClientConfig(base_url=server.base_url, max_retries=0, timeout=2)
+
+        printable = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), min_size=8, max_size=40)
+        tokens = st.one_of(printable, st.text(min_size=8, max_size=40)).filter(lambda t: "*" not in t)
+
+        @settings(max_examples=100, deadline=None)
+        @given(tokens)
+        def check(token: str) -> None:
+            caplog.clear()
+            try:
+                client = HubSpotChannelsClient(config=config, access_token=token, retry_policy=FAST)
+            except InvalidInputError as exc:
+                assert exc.field == "password"
+                if len(token.strip()) >= 8:
+                    assert_no_form(token.strip(), *everything_about(exc), caplog.text)
+                return
+            sent[0] += 1
+            with client, pytest.raises(HubSpotChannelsError) as info:
+                client.request("GET", "/echo")
+            assert_no_form(token.strip(), *everything_about(info.value), caplog.text, repr(client))
+
+        sent = [0]
+        check()
+        assert sent[0] >= 20  # most examples were sent and echoed, not only refused
