@@ -229,12 +229,16 @@ def test_no_configured_token_ever_leaks_through_a_server_that_echoes_it(caplog):
             except InvalidInputError as exc:
                 assert exc.field == "password"
                 if len(token.strip()) >= 8:
-                    assert_no_form(token.strip(), *everything_about(exc), caplog.text)
+                    assert_no_form(token.strip(), *everything_about(exc), ours())
                 return
             sent[0] += 1
             with client, pytest.raises(HubSpotChannelsError) as info:
                 client.request("GET", "/echo")
-            assert_no_form(token.strip(), *everything_about(info.value), caplog.text, repr(client))
+            assert_no_form(token.strip(), *everything_about(info.value), ours(), repr(client))
+
+        def ours() -> str:
+            # urllib3's own debug lines show the request line, which a short token may happen to match.
+            return "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("airflow_provider"))
 
         sent = [0]
         check()
