@@ -83,7 +83,9 @@ class ClientConfig:
     :param base_url: API root; HTTPS unless loopback.
     :param api_version: custom-channels version segment, a date such as ``2026-03`` or ``v3`` (legacy paths).
     :param inbox_api_version: Conversations Inbox API version, ``2026-09`` or ``v3``.
-    :param timeout: read timeout of one request in seconds (connect timeout is the smaller of this and 10 s).
+    :param timeout: read timeout of one request in seconds (connect timeout is the smaller of this and 10 s); one
+        attempt (API request or token POST) never takes longer than connect + read timeout in total, however
+        slowly the server sends.
     :param max_retries: retries of one call after transient answers (429, 423, 5xx, no answer).
     :param max_retry_wait: total seconds one call may spend waiting between retries.
     :param max_requests_per_10s: this client's own ceiling; it also adapts to HubSpot's rate-limit headers.
