@@ -7,7 +7,20 @@ from __future__ import annotations
 
 
 class HubSpotChannelsError(Exception):
-    """Base class of everything this package raises about HubSpot or its input."""
+    """Base class of everything this package raises about HubSpot or its input.
+
+    The client's request loop sets ``requests`` (HTTP requests the failed call sent to the API endpoint, token
+    POSTs not counted) and ``unanswered`` (attempts that went out and got no usable answer, so a write may have
+    landed) on every error it raises; both stay 0 for errors raised before any request.
+    """
+
+    requests: int = 0
+    unanswered: int = 0
+
+    @property
+    def retry_may_succeed(self) -> bool:
+        """Whether repeating the same call later could end differently (True unless known to be final)."""
+        return True
 
 
 class InvalidInputError(HubSpotChannelsError, ValueError):
@@ -23,3 +36,8 @@ class InvalidInputError(HubSpotChannelsError, ValueError):
         self.problem = problem
         self.fix = fix
         super().__init__(f"{field}: {problem}. Fix: {fix}")
+
+    @property
+    def retry_may_succeed(self) -> bool:
+        """Bad input stays bad: never."""
+        return False

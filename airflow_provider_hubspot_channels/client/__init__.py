@@ -1,6 +1,6 @@
 """HubSpot client: the HTTP conversation with HubSpot, without any Airflow import."""
 
-from airflow_provider_hubspot_channels.client.client import ClientStoppedError, HubSpotChannelsClient
+from airflow_provider_hubspot_channels.client.client import Answer, ClientStoppedError, HubSpotChannelsClient
 from airflow_provider_hubspot_channels.client.config import ClientConfig
 from airflow_provider_hubspot_channels.client.errors import (
     ErrorDetails,
@@ -11,16 +11,19 @@ from airflow_provider_hubspot_channels.client.errors import (
     HubSpotConnectionError,
     HubSpotDailyLimitError,
     HubSpotNotFoundError,
+    HubSpotPaginationError,
     HubSpotPermissionError,
     HubSpotRetriesExhaustedError,
     HubSpotTokenRefreshError,
     InvalidInputError,
 )
+from airflow_provider_hubspot_channels.client.secrets import validate_secret
 from airflow_provider_hubspot_channels.validation import ERROR_MESSAGE_MAX_LENGTH, STATUS_TYPES
 
 __all__ = [
     "ERROR_MESSAGE_MAX_LENGTH",
     "STATUS_TYPES",
+    "Answer",
     "ClientConfig",
     "ClientStoppedError",
     "ErrorDetails",
@@ -32,8 +35,10 @@ __all__ = [
     "HubSpotConnectionError",
     "HubSpotDailyLimitError",
     "HubSpotNotFoundError",
+    "HubSpotPaginationError",
     "HubSpotPermissionError",
     "HubSpotRetriesExhaustedError",
     "HubSpotTokenRefreshError",
     "InvalidInputError",
+    "validate_secret",
 ]

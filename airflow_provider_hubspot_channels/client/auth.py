@@ -9,6 +9,7 @@ done with it.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -23,8 +24,17 @@ from airflow_provider_hubspot_channels.client.errors import (
     InvalidInputError,
     parse_error_body,
 )
+from airflow_provider_hubspot_channels.client.secrets import redact_details, validate_secret
+from airflow_provider_hubspot_channels.client.transport import AttemptDeadlinePassed
+
+log = logging.getLogger(__name__)
 
 OAUTH_TOKEN_PATH = "/oauth/2026-03/token"
+#: What a refusal after a refresh without an answer means, and what to do about it.
+BURNT_REFRESH_TOKEN_NOTE = (
+    "an earlier refresh attempt got no answer; if HubSpot rotated the refresh token then, the old one is now "
+    "refused: re-authorize the installation and update the connection's refresh_token"
+)
 #: Refresh when this share of the token's lifetime is left (at most 5 minutes before expiry).
 REFRESH_AHEAD_SHARE = 0.2
 REFRESH_AHEAD_MAX = 300.0
@@ -54,7 +64,7 @@ class StaticToken:
             raise InvalidInputError(
                 "password", "no access token", "set the access token as the password, or configure OAuth refresh"
             )
-        self._token = access_token.strip()
+        self._token = validate_secret(access_token, field="password")
 
     def __repr__(self) -> str:
         return "StaticToken(access_token=***)"
@@ -83,6 +93,11 @@ class OAuthRefresher:
     :param on_new_token: called with every new secret (access and refresh token) before it is used.
     :param access_token: a still-valid access token to start with, if known.
     :param clock: monotonic clock (injected in tests).
+    :param on_refresh_token_rotated: called with a new refresh token HubSpot answered (after ``on_new_token``),
+        so that it can be persisted: the old one may be refused from now on.
+    :param within_deadline: runs the token POST under the client's per-attempt deadline.
+    :param redact: removes known secrets from error text.
+    :param origin: scheme, host and port of the token endpoint, for the no-answer error.
     """
 
     def __init__(
@@ -97,6 +112,10 @@ class OAuthRefresher:
         on_new_token: Callable[[str], None],
         access_token: str | None = None,
         clock: Callable[[], float] = time.monotonic,
+        on_refresh_token_rotated: Callable[[str], None] = lambda _token: None,
+        within_deadline: Callable[[Callable[[], requests.Response]], requests.Response] = lambda post: post(),
+        redact: Callable[[str], str] = lambda text: text,
+        origin: str = "",
     ) -> None:
         secrets = {"client_id": client_id, "client_secret": client_secret, "refresh_token": refresh_token}
         for field, value in secrets.items():
@@ -106,12 +125,21 @@ class OAuthRefresher:
                 )
         self._session = session
         self._token_url = token_url
-        self._client_id = client_id.strip()
-        self._client_secret = client_secret.strip()
-        self._refresh_token = refresh_token.strip()
+        self._client_id = validate_secret(client_id, field="client_id")
+        self._client_secret = validate_secret(client_secret, field="client_secret")
+        self._refresh_token = validate_secret(refresh_token, field="refresh_token")
+        if access_token:
+            access_token = validate_secret(access_token, field="password")
         self._timeout = timeout
         self._on_new_token = on_new_token
+        self._on_rotated = on_refresh_token_rotated
+        self._within_deadline = within_deadline
+        self._redact = redact
+        self._origin = origin
         self._clock = clock
+        # A token POST went out and got no answer (or a 5xx) since the last good one: HubSpot may have rotated the
+        # refresh token then, so a refusal now may mean the old one is burnt, not that it was wrong all along.
+        self._unanswered_refresh = False
         self._lock = threading.Lock()
         # The token and the time to refresh it, replaced together so that a reader without the lock sees a pair.
         # An access token given without its expiry is used until HubSpot says it expired.
@@ -153,7 +181,7 @@ class OAuthRefresher:
 
     def _refresh(self) -> None:
         if self._refused is not None:
-            raise HubSpotTokenRefreshError(self._refused)
+            raise self._refusal(self._refused)
         form = {
             "grant_type": "refresh_token",
             "client_id": self._client_id,
@@ -161,16 +189,28 @@ class OAuthRefresher:
             "refresh_token": self._refresh_token,
         }
         try:
-            response = self._session.post(self._token_url, data=form, timeout=self._timeout)
+            response = self._within_deadline(
+                lambda: self._session.post(self._token_url, data=form, timeout=self._timeout)
+            )
         except requests.RequestException as exc:
+            if not isinstance(exc, requests.ConnectTimeout):
+                self._unanswered_refresh = True
             raise HubSpotConnectionError(
-                method="POST", path=OAUTH_TOKEN_PATH, attempts=1, reason=type(exc).__name__
+                method="POST",
+                path=OAUTH_TOKEN_PATH,
+                attempts=1,
+                reason=_reason(exc),
+                origin=self._origin,
             ) from None
         if response.status_code != 200:
-            details = parse_error_body(response.status_code, response.content)
+            text = self._redact(response.content.decode("utf-8", "replace"))
+            details = redact_details(parse_error_body(response.status_code, text), self._redact)
             if is_refusal(details):
                 self._refused = details
+                raise self._refusal(details)
+            self._unanswered_refresh = self._unanswered_refresh or details.status >= 500
             raise HubSpotTokenRefreshError(details)
+        self._unanswered_refresh = False
         payload = _json_object(response)
         access_token = payload.get("access_token")
         if not isinstance(access_token, str) or not access_token:
@@ -179,9 +219,19 @@ class OAuthRefresher:
             )
         self._on_new_token(access_token)
         rotated = payload.get("refresh_token")
-        if isinstance(rotated, str) and rotated and rotated != self._refresh_token:
+        # The rotated refresh token first: HubSpot may already refuse the old one, whatever is wrong with the rest.
+        if isinstance(rotated, str) and rotated.strip() and rotated.strip() != self._refresh_token:
             self._on_new_token(rotated)
-            self._refresh_token = rotated
+            self._refresh_token = validate_secret(rotated, field="refresh_token")
+            try:
+                self._on_rotated(self._refresh_token)
+            except Exception as exc:
+                log.error(
+                    "HubSpot rotated the refresh token, and storing the new one failed (%s): the next run will need "
+                    "a re-authorized installation unless the connection's refresh_token is updated",
+                    type(exc).__name__,
+                )
+        access_token = validate_secret(access_token, field="access_token")
         lifetime = payload.get("expires_in")
         lifetime = float(lifetime) if isinstance(lifetime, (int, float)) and lifetime > 0 else 1800.0
         self._current = (
@@ -190,13 +240,21 @@ class OAuthRefresher:
         )
         self.refresh_count += 1
 
+    def _refusal(self, details: ErrorDetails) -> HubSpotTokenRefreshError:
+        return HubSpotTokenRefreshError(details, note=BURNT_REFRESH_TOKEN_NOTE if self._unanswered_refresh else "")
+
 
 def is_refusal(details: ErrorDetails) -> bool:
     """Whether a token endpoint's error answer refuses the credentials (final), not a transient 429 or 5xx.
 
     :param details: the token endpoint's error answer.
     """
-    return details.status < 500 and details.status != 429
+    return details.is_final
+
+
+def _reason(exc: Exception) -> str:
+    """The type of a failure, or that it hit the attempt deadline: never its text (it may quote a header)."""
+    return str(exc) if isinstance(exc, AttemptDeadlinePassed) else type(exc).__name__
 
 
 def _json_object(response: requests.Response) -> dict[str, Any]:

@@ -6,6 +6,7 @@ and a retry policy. Methods validate their input before any request and return H
 
 from __future__ import annotations
 
+import itertools
 import json as jsonlib
 import logging
 import os
@@ -13,27 +14,29 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
 from typing import Any, cast
 from urllib.parse import quote, urlencode
 
 import requests
-from requests.adapters import HTTPAdapter
+import urllib3
 from requests.structures import CaseInsensitiveDict
-from urllib3 import HTTPConnectionPool
 
 from airflow_provider_hubspot_channels.client.auth import (
     OAUTH_TOKEN_PATH,
     OAuthRefresher,
     StaticToken,
     TokenSource,
-    is_refusal,
 )
+from airflow_provider_hubspot_channels.client.config import MAX_EXPIRY_REFRESHES as MAX_EXPIRY_REFRESHES
 from airflow_provider_hubspot_channels.client.config import ClientConfig
 from airflow_provider_hubspot_channels.client.errors import (
     ErrorDetails,
     HubSpotApiError,
     HubSpotChannelsError,
     HubSpotConnectionError,
+    HubSpotPaginationError,
     HubSpotRetriesExhaustedError,
     HubSpotTokenRefreshError,
     InvalidInputError,
@@ -41,8 +44,16 @@ from airflow_provider_hubspot_channels.client.errors import (
     parse_error_body,
 )
 from airflow_provider_hubspot_channels.client.rate_budget import BudgetStopped, RateBudget
-from airflow_provider_hubspot_channels.client.retry import RETRYABLE_SERVER_STATUSES, RetryPolicy
+from airflow_provider_hubspot_channels.client.retry import RetryPolicy
+from airflow_provider_hubspot_channels.client.secrets import Redactor, redact_details
+from airflow_provider_hubspot_channels.client.transport import (
+    AttemptDeadlinePassed,
+    NoCookies,
+    PoolPerOriginAdapter,
+    Watchdog,
+)
 from airflow_provider_hubspot_channels.validation import (
+    StatusUpdate,
     build_status_update,
     validate_channel_id,
     validate_message_id,
@@ -53,9 +64,10 @@ log = logging.getLogger(__name__)
 #: HubSpot does not document the page-size maximum of the Inbox API; 100 is known to work.
 MAX_PAGE_SIZE = 100
 USER_AGENT = "airflow-provider-hubspot-channels"
-#: Refresh-and-retry after ``401 EXPIRED_AUTHENTICATION`` at most this often per call: more than once, because the
-#: fresh token can expire too while the call waits out a retry; bounded, so clock trouble cannot loop forever.
-MAX_EXPIRY_REFRESHES = 2
+#: Cursor paging stops with :class:`HubSpotPaginationError` after this many pages of one listing, and after this
+#: many empty pages in a row that still name a next cursor: a server fault must not page forever.
+MAX_PAGES = 10_000
+MAX_EMPTY_PAGES = 10
 
 
 #: Transport failures that mean "no (complete) answer": retried like a lost answer. A body cut off mid-stream or
@@ -65,71 +77,38 @@ NO_ANSWER: tuple[type[Exception], ...] = (
     requests.Timeout,
     requests.exceptions.ChunkedEncodingError,
     requests.exceptions.ContentDecodingError,
-    HubSpotConnectionError,  # the token endpoint did not answer
 )
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What one call got, and what it went through to get it.
+
+    :param body: HubSpot's JSON answer (``{}`` if none).
+    :param requests: HTTP requests the call sent to the API endpoint: the first attempt, retries and re-sends after
+        ``401 EXPIRED_AUTHENTICATION`` (token POSTs are not counted).
+    :param unanswered: attempts that went out and got no usable answer (reset, timeout, cut-off body, 5xx) before a
+        later one: a write may have been applied more than once (with the same value; HubSpot keeps no
+        idempotency key).
+    """
+
+    body: dict[str, Any]
+    requests: int
+    unanswered: int
+
+
+class _Tally:
+    """Counters of one call, for its :class:`Answer` or its error."""
+
+    __slots__ = ("requests", "unanswered")
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.unanswered = 0
 
 
 class ClientStoppedError(HubSpotChannelsError):
     """The client was stopped (task killed) while a call waited or retried."""
-
-
-class _PoolPerOriginAdapter(HTTPAdapter):
-    """An :class:`HTTPAdapter` that finds a request's connection pool once per origin and TLS settings.
-
-    The stock adapter parses the URL, selects a proxy and looks the pool up in urllib3's ``PoolManager`` on every
-    request; that lookup takes the manager's lock, which the client's threads then queue for. This client talks to
-    one origin with fixed proxy and TLS settings, so the pool is remembered after the first request.
-    """
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._pools: dict[tuple[Any, ...], HTTPConnectionPool] = {}
-
-    def get_connection_with_tls_context(
-        self,
-        request: requests.PreparedRequest,
-        verify: bool | str | None,
-        proxies: Mapping[str, str] | None = None,
-        cert: str | tuple[str, str] | None = None,
-    ) -> HTTPConnectionPool:
-        url = request.url or ""
-        origin = url[: url.find("/", url.find("//") + 2)]
-        key = (origin, verify, cert, tuple(sorted((proxies or {}).items())))
-        cached = self._pools.get(key)
-        if cached is not None and cached.pool is not None:  # None: closed since (urllib3 1.x closes what it evicts)
-            return cached
-        pool = cast(
-            HTTPConnectionPool, super().get_connection_with_tls_context(request, verify, dict(proxies or {}), cert)
-        )
-        self._pools[key] = pool
-        return pool
-
-    def request_url(self, request: requests.PreparedRequest, proxies: Mapping[str, str] | None) -> str:
-        if not proxies:  # the common case, without parsing the URL and selecting a proxy again
-            return request.path_url
-        return super().request_url(request, dict(proxies))
-
-    def close(self) -> None:
-        # urllib3 2.x no longer closes the pools its manager drops: close the remembered ones here (taken out first:
-        # a thread still finishing a request may remember a pool meanwhile).
-        pools, self._pools = self._pools, {}
-        for pool in pools.values():
-            pool.close()
-        super().close()
-
-
-class _NoCookies(requests.cookies.RequestsCookieJar):
-    """A cookie jar that keeps nothing: every call authenticates with its bearer token.
-
-    Cookies HubSpot's edge may set (load balancing, bot management) carry nothing this client needs, and the
-    standard jar parses every answer for them under a lock that the client's threads would queue for.
-    """
-
-    def extract_cookies(self, response: Any, request: Any) -> None:
-        return None
-
-    def add_cookie_header(self, request: Any) -> None:
-        return None
 
 
 def _segment(value: object) -> str:
@@ -150,6 +129,8 @@ class HubSpotChannelsClient:
     :param on_new_token: called with every secret obtained at run time before it is used (Airflow: mask_secret).
     :param pool_size: HTTP connections kept open; at least the number of threads sharing the client.
     :param retry_policy: override the retry policy (tests use a seeded one).
+    :param on_refresh_token_rotated: called with the new refresh token when HubSpot answers one (after
+        ``on_new_token``), to persist it: HubSpot may refuse the old one from then on.
     """
 
     def __init__(
@@ -163,10 +144,20 @@ class HubSpotChannelsClient:
         on_new_token: Callable[[str], None] = lambda _secret: None,
         pool_size: int = 10,
         retry_policy: RetryPolicy | None = None,
+        on_refresh_token_rotated: Callable[[str], None] = lambda _token: None,
     ) -> None:
         self.config = config or ClientConfig()
         self._stop = threading.Event()
-        self._local = threading.local()  # per thread: what the last call went through
+        self._redactor = Redactor()
+        for secret in (access_token, client_secret, refresh_token):
+            self._redactor.add(secret)
+
+        def on_new_secret(secret: str) -> None:
+            self._redactor.add(secret)
+            on_new_token(secret)
+
+        self._watchdog = Watchdog()
+        self._attempt_seconds = self.config.attempt_seconds
         # An answer that every later call would get too (429 DAILY, a final 401, 403 MISSING_SCOPES per method):
         # later calls raise it again without a request, so threads in flight cannot storm HubSpot with them.
         self._refusals: dict[str, ErrorDetails] = {}
@@ -177,13 +168,13 @@ class HubSpotChannelsClient:
         self.session.proxies.update(requests.utils.get_environ_proxies(self.config.base_url))
         self.session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
         self.session.trust_env = False
-        adapter = _PoolPerOriginAdapter(pool_connections=1, pool_maxsize=max(1, pool_size), max_retries=0)
+        adapter = PoolPerOriginAdapter(pool_connections=1, pool_maxsize=max(1, pool_size), max_retries=0)
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
         self.session.headers["User-Agent"] = USER_AGENT
         self.session.headers["Accept"] = "application/json"
         del self.session.headers["Connection"]  # keep-alive is HTTP/1.1's default: one header less per request
-        self.session.cookies = _NoCookies()
+        self.session.cookies = NoCookies()
         timeout = (self.config.connect_timeout, self.config.timeout)
         self._timeout = timeout
         # requests' own URL preparation (IDNA host, quoting) once: every call's URL is this plus encoded ids.
@@ -200,12 +191,16 @@ class HubSpotChannelsClient:
                 client_secret=client_secret or "",
                 refresh_token=refresh_token or "",
                 timeout=timeout,
-                on_new_token=on_new_token,
+                on_new_token=on_new_secret,
                 access_token=access_token or None,
+                on_refresh_token_rotated=on_refresh_token_rotated,
+                within_deadline=lambda post: self._watchdog.run(self._attempt_seconds, post),
+                redact=self.redact,
+                origin=self.config.origin,
             )
         else:
             if access_token:
-                on_new_token(access_token)
+                on_new_secret(access_token)
             self._auth = StaticToken(access_token or "")
         self.budget = RateBudget(max_requests=self.config.max_requests_per_10s, share=self.config.budget_share)
         self.retry_policy = retry_policy or RetryPolicy(
@@ -225,21 +220,22 @@ class HubSpotChannelsClient:
         self._stop.set()
         self.budget.stop()
 
-    def unanswered_attempts(self) -> int:
-        """Attempts of this thread's last call that got no usable answer (reset, read timeout, 5xx) before a retry.
+    def redact(self, text: str) -> str:
+        """``text`` with every form (raw, repr, JSON, URL-encoded, bytes repr) of every secret the client knows
+        (static token, client secret, refresh tokens, every access token obtained) replaced by ``***``.
 
-        After a successful write with such attempts, HubSpot may have applied the write more than once (with the
-        same value: status updates are idempotent by value, but HubSpot keeps no idempotency key).
+        :param text: e.g. an exception's text, before it is logged or reported.
         """
-        return int(getattr(self._local, "unanswered", 0))
+        return self._redactor.redact(text)
 
     def authenticate(self) -> None:
         """Obtain an access token now (an OAuth refresh when configured) without calling the API."""
         self._auth.token()
 
     def close(self) -> None:
-        """Close pooled connections."""
+        """Close pooled connections and stop the deadline watchdog."""
         self.session.close()
+        self._watchdog.close()
 
     def __enter__(self) -> HubSpotChannelsClient:
         return self
@@ -271,13 +267,50 @@ class HubSpotChannelsClient:
         params: Mapping[str, Any] | None = None,
         json: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Send one API call with budget, auth, retries and typed errors; returns the JSON body (``{}`` if none).
+        """:meth:`send`, returning only the JSON body (``{}`` if none).
 
         :param method: HTTP method.
         :param path: path below the base URL, ids already encoded.
         :param params: query parameters.
         :param json: JSON body.
         """
+        return self.send(method, path, params=params, json=json).body
+
+    def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Mapping[str, Any] | None = None,
+    ) -> Answer:
+        """Send one API call with budget, auth, retries and typed errors.
+
+        Every :class:`HubSpotChannelsError` it raises carries ``requests`` and ``unanswered`` like the
+        :class:`Answer`, and a text without any secret.
+
+        :param method: HTTP method.
+        :param path: path below the base URL, ids already encoded.
+        :param params: query parameters.
+        :param json: JSON body.
+        """
+        tally = _Tally()
+        try:
+            body = self._call(method, path, params, json, tally)
+        except HubSpotChannelsError as exc:
+            exc.requests, exc.unanswered = tally.requests, tally.unanswered
+            exc.args = tuple(self.redact(arg) if isinstance(arg, str) else arg for arg in exc.args)
+            raise
+        return Answer(body=body, requests=tally.requests, unanswered=tally.unanswered)
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None,
+        json: Mapping[str, Any] | None,
+        tally: _Tally,
+    ) -> dict[str, Any]:
         url = self._api_root + path + (f"?{urlencode(params, doseq=True)}" if params else "")
         try:
             body = None if json is None else jsonlib.dumps(json, allow_nan=False, separators=(",", ":")).encode()
@@ -290,7 +323,6 @@ class HubSpotChannelsClient:
         retries = 0
         waited = 0.0
         expiry_refreshes = 0
-        self._local.unanswered = 0
         while True:
             if self._stop.is_set():
                 raise ClientStoppedError(f"{method} {path} not sent: the client was stopped")
@@ -302,54 +334,73 @@ class HubSpotChannelsClient:
             details: ErrorDetails | None = None
             headers: Mapping[str, str] = {}
             reason = ""
+            unexpected = ""
+            token = ""
             try:
                 token = self._auth.token()
-                response = self.session.send(
-                    self._prepare(method, url, body, token), timeout=self._timeout, proxies=self.session.proxies
+                prepared = self._prepare(method, url, body, token)
+                tally.requests += 1
+                response = self._watchdog.run(
+                    self._attempt_seconds,
+                    partial(self.session.send, prepared, timeout=self._timeout, proxies=self.session.proxies),
                 )
             except HubSpotTokenRefreshError as exc:
-                if is_refusal(exc.details):
+                if exc.details.is_final:
                     raise
                 details, reason = exc.details, str(exc)
+            except HubSpotConnectionError as exc:  # the token endpoint did not answer: our own text, no secret
+                reason = str(exc)
             except NO_ANSWER as exc:
-                # Only the exception type: requests' messages can contain the URL, never a token, but keep it short.
-                reason = type(exc).__name__
-                if not isinstance(exc, (HubSpotConnectionError, requests.ConnectTimeout)):
-                    self._local.unanswered += 1  # the request went out; HubSpot may have processed it
-            except requests.RequestException as exc:
-                # Not a network failure (an invalid URL, too many redirects, ...): retrying cannot help.
-                raise HubSpotConnectionError(
-                    method=method, path=path, attempts=retries + 1, reason=type(exc).__name__
-                ) from None
+                reason = _no_answer_reason(exc)
+                if _went_out(exc):
+                    tally.unanswered += 1  # the request went out; HubSpot may have processed it
+            except HubSpotChannelsError:
+                raise
+            except Exception as exc:
+                # Not a network failure (an invalid URL, too many redirects, a failing callback): retrying cannot
+                # help. Raised below, outside this handler, so that the exception is not even its context.
+                unexpected = type(exc).__name__
             else:
                 headers = response.headers
                 self.budget.observe(headers)
                 if response.status_code < 400:
                     return _json_body(response)
-                details = parse_error_body(response.status_code, response.content)
+                details = redact_details(
+                    parse_error_body(response.status_code, self.redact(response.content.decode("utf-8", "replace"))),
+                    self.redact,
+                )
                 if details.status >= 500:  # a gateway or server error says nothing of whether the write landed
-                    self._local.unanswered += 1
+                    tally.unanswered += 1
                 if (
-                    details.status == 401
-                    and details.category == "EXPIRED_AUTHENTICATION"
+                    details.is_expired_token
                     and expiry_refreshes < MAX_EXPIRY_REFRESHES
                     and self._auth.refresh_after_expiry(token)
                 ):
                     expiry_refreshes += 1
                     continue
                 reason = details.describe()
+            if unexpected:
+                raise HubSpotConnectionError(
+                    method=method,
+                    path=path,
+                    attempts=retries + 1,
+                    reason=f"{unexpected} while sending (not retried)",
+                    origin=self.config.origin,
+                )
             retries += 1
             delay = self.retry_policy.delay(retry_number=retries, waited=waited, details=details, headers=headers)
             if delay is None:
                 if details is None:
-                    raise HubSpotConnectionError(method=method, path=path, attempts=retries, reason=reason)
-                if _is_transient(details):
+                    raise HubSpotConnectionError(
+                        method=method, path=path, attempts=retries, reason=reason, origin=self.config.origin
+                    )
+                if details.is_transient:
                     raise HubSpotRetriesExhaustedError(details, method=method, path=path, attempts=retries)
                 self._remember_refusal(method, details)
                 raise error_for(details, method=method, path=path)
             if details is not None and details.status == 429:
                 self.budget.penalise(delay)
-            log.warning("HubSpot %s %s: %s; retry %d in %.1f s", method, path, reason, retries, delay)
+            log.warning("HubSpot %s %s: %s; retry %d in %.1f s", method, path, self.redact(reason), retries, delay)
             if self._stop.wait(delay):
                 raise ClientStoppedError(f"{method} {path} abandoned during a retry wait: the client was stopped")
             waited += delay
@@ -377,13 +428,10 @@ class HubSpotChannelsClient:
         return prepared
 
     def _remember_refusal(self, method: str, details: ErrorDetails) -> None:
-        daily = details.status == 429 and (details.policy_name or "").upper() == "DAILY"
-        if daily or (details.status == 401 and details.category != "EXPIRED_AUTHENTICATION"):
-            key = "*"
-        elif details.status == 403 and details.category == "MISSING_SCOPES":
-            key = method  # a missing write scope refuses every PATCH, not the GETs
-        else:
+        scope = details.refusal_scope
+        if scope is None:
             return
+        key = "*" if scope == "*" else method  # a missing write scope refuses every PATCH, not the GETs
         with self._refusal_lock:
             self._refusals.setdefault(key, details)
 
@@ -405,8 +453,9 @@ class HubSpotChannelsClient:
         channel = validate_channel_id(channel_id)
         return self.request("GET", f"{self._channels_root()}/{channel}")
 
-    def get_message(self, channel_id: int | str, message_id: str) -> dict[str, Any]:
-        """Read one message, including its current ``status`` (``PublicConversationsMessage``).
+    def read_message(self, channel_id: int | str, message_id: str) -> Answer:
+        """Read one message, including its current ``status`` (``PublicConversationsMessage``), with what the call
+        went through.
 
         Needs scope ``conversations.custom_channels.read``.
 
@@ -415,7 +464,29 @@ class HubSpotChannelsClient:
         """
         channel = validate_channel_id(channel_id)
         message = validate_message_id(message_id)
-        return self.request("GET", f"{self._channels_root()}/{channel}/messages/{_segment(message)}")
+        return self.send("GET", f"{self._channels_root()}/{channel}/messages/{_segment(message)}")
+
+    def get_message(self, channel_id: int | str, message_id: str) -> dict[str, Any]:
+        """The body of :meth:`read_message`.
+
+        :param channel_id: the channel's numeric id.
+        :param message_id: the message id (opaque).
+        """
+        return self.read_message(channel_id, message_id).body
+
+    def write_status(self, update: StatusUpdate) -> Answer:
+        """Report a validated status update; the answer's body is the updated message.
+
+        Needs scope ``conversations.custom_channels.write``. ``Answer.unanswered`` > 0 means the PATCH may have been
+        applied more than once (with the same value).
+
+        :param update: from :func:`~airflow_provider_hubspot_channels.validation.build_status_update`.
+        """
+        return self.send(
+            "PATCH",
+            f"{self._channels_root()}/{update.channel_id}/messages/{_segment(update.message_id)}",
+            json=update.body(),
+        )
 
     def update_message_status(
         self,
@@ -433,12 +504,7 @@ class HubSpotChannelsClient:
         :param status_type: ``SENT``, ``READ`` or ``FAILED`` (any case).
         :param error_message: what agents see for a FAILED message, at most 500 characters.
         """
-        update = build_status_update(channel_id, message_id, status_type, error_message)
-        return self.request(
-            "PATCH",
-            f"{self._channels_root()}/{update.channel_id}/messages/{_segment(update.message_id)}",
-            json=update.body(),
-        )
+        return self.write_status(build_status_update(channel_id, message_id, status_type, error_message)).body
 
     def publish_message(
         self,
@@ -556,17 +622,29 @@ class HubSpotChannelsClient:
     def _paged(self, path: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
         after: str | None = None
         seen_cursors: set[str] = set()
-        while True:
+        empty_pages = 0
+        for pages in itertools.count(1):
             page = self.request("GET", path, params={**params, **({"after": after} if after else {})})
             results = page.get("results")
-            yield from (item for item in results or [] if isinstance(item, dict))
-            next_page = (page.get("paging") or {}).get("next") or {}
+            items = [item for item in results if isinstance(item, dict)] if isinstance(results, list) else []
+            yield from items
+            paging = page.get("paging")
+            next_page = paging.get("next") if isinstance(paging, dict) else None
             after = next_page.get("after") if isinstance(next_page, dict) else None
             if not after:
                 return
+            after = str(after)
             if after in seen_cursors:  # a repeating cursor would page forever
-                raise HubSpotChannelsError(f"GET {path} returned the cursor {after!r} twice; stopping pagination")
+                raise HubSpotPaginationError(f"GET {path} returned the cursor {after!r} twice; stopping pagination")
             seen_cursors.add(after)
+            empty_pages = 0 if items else empty_pages + 1
+            if empty_pages >= MAX_EMPTY_PAGES:
+                raise HubSpotPaginationError(
+                    f"GET {path} returned {empty_pages} empty pages in a row, each with a new cursor; "
+                    "stopping pagination"
+                )
+            if pages >= MAX_PAGES:
+                raise HubSpotPaginationError(f"GET {path} still had more after {pages} pages; stopping pagination")
 
 
 def _page_size(value: int) -> int:
@@ -575,10 +653,17 @@ def _page_size(value: int) -> int:
     return value
 
 
-def _is_transient(details: ErrorDetails) -> bool:
-    if details.status == 429:
-        return (details.policy_name or "").upper() != "DAILY"
-    return details.status in RETRYABLE_SERVER_STATUSES or details.status in (423, 477)
+def _went_out(exc: Exception) -> bool:
+    """Whether a failed attempt may have reached HubSpot: not when the connection was never made."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return False
+    cause = exc.args[0] if exc.args else None
+    return not isinstance(getattr(cause, "reason", None), urllib3.exceptions.NewConnectionError)
+
+
+def _no_answer_reason(exc: Exception) -> str:
+    """The type of a transport failure, or that it passed the attempt deadline: never its text."""
+    return str(exc) if isinstance(exc, AttemptDeadlinePassed) else type(exc).__name__
 
 
 def _json_body(response: requests.Response) -> dict[str, Any]:

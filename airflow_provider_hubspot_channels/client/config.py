@@ -20,6 +20,10 @@ DEFAULT_MAX_RETRY_WAIT = 120.0
 #: integration that shares the account's budget.
 DEFAULT_MAX_REQUESTS_PER_10S = 100
 
+#: Refresh-and-retry after ``401 EXPIRED_AUTHENTICATION`` at most this often per call: more than once, because the
+#: fresh token can expire too while the call waits out a retry; bounded, so clock trouble cannot loop forever.
+MAX_EXPIRY_REFRESHES = 2
+
 _VERSION = re.compile(r"^(v3|\d{4}-\d{2})$")
 
 
@@ -83,7 +87,9 @@ class ClientConfig:
     :param base_url: API root; HTTPS unless loopback.
     :param api_version: custom-channels version segment, a date such as ``2026-03`` or ``v3`` (legacy paths).
     :param inbox_api_version: Conversations Inbox API version, ``2026-09`` or ``v3``.
-    :param timeout: read timeout of one request in seconds (connect timeout is the smaller of this and 10 s).
+    :param timeout: read timeout of one request in seconds (connect timeout is the smaller of this and 10 s); one
+        attempt (API request or token POST) never takes longer than connect + read timeout in total, however
+        slowly the server sends.
     :param max_retries: retries of one call after transient answers (429, 423, 5xx, no answer).
     :param max_retry_wait: total seconds one call may spend waiting between retries.
     :param max_requests_per_10s: this client's own ceiling; it also adapts to HubSpot's rate-limit headers.
@@ -127,9 +133,28 @@ class ClientConfig:
         """Seconds to wait for a TCP connection."""
         return min(self.timeout, 10.0)
 
+    @property
+    def attempt_seconds(self) -> float:
+        """Total deadline of one attempt (an API request or a token POST), however slowly the server answers."""
+        return self.connect_timeout + self.timeout
+
+    @property
+    def origin(self) -> str:
+        """Scheme, host and port the client connects to (for errors: never credentials), e.g.
+        ``https://api.hubapi.com:443``."""
+        parts = urlsplit(self.base_url)
+        host = parts.hostname or ""
+        if ":" in host:
+            host = f"[{host}]"
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        return f"{parts.scheme}://{host}:{port}"
+
     def worst_case_call_seconds(self) -> float:
         """Upper bound of one client call against a hung or failing server, excluding rate-budget waits.
 
-        Every attempt is bounded by connect + read timeout, and the waits between attempts by ``max_retry_wait``.
+        A call makes at most ``max_retries + 1`` attempts plus :data:`MAX_EXPIRY_REFRESHES` re-sends after
+        ``401 EXPIRED_AUTHENTICATION``; each may first need a token POST; every request (API or token) is bounded
+        by :attr:`attempt_seconds`, and the waits between attempts by ``max_retry_wait``.
         """
-        return (self.max_retries + 1) * (self.connect_timeout + self.timeout) + self.max_retry_wait
+        requests_at_most = (self.max_retries + 1 + MAX_EXPIRY_REFRESHES) * 2
+        return requests_at_most * self.attempt_seconds + self.max_retry_wait

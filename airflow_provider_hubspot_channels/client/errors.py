@@ -17,6 +17,11 @@ from typing import Any
 from airflow_provider_hubspot_channels.exceptions import HubSpotChannelsError as HubSpotChannelsError
 from airflow_provider_hubspot_channels.exceptions import InvalidInputError as InvalidInputError
 
+#: Gateway and server errors HubSpot answers during short outages (every other 5xx is treated alike).
+RETRYABLE_SERVER_STATUSES = frozenset({500, 502, 503, 504, 521, 523, 524})
+#: 4xx answers that say "not now" rather than "never": request timeout, lock, HubSpot's 477 (wait Retry-After).
+TRANSIENT_CLIENT_STATUSES = frozenset({408, 423, 477})
+
 
 @dataclass(frozen=True)
 class ErrorDetails:
@@ -40,6 +45,38 @@ class ErrorDetails:
     context: Mapping[str, list[str]] = field(default_factory=dict)
     errors: tuple[Mapping[str, Any], ...] = ()
     policy_name: str | None = None
+
+    @property
+    def is_daily_limit(self) -> bool:
+        """429 with policy ``DAILY``: every call until tomorrow gets the same answer."""
+        return self.status == 429 and (self.policy_name or "").upper() == "DAILY"
+
+    @property
+    def is_expired_token(self) -> bool:
+        """401 ``EXPIRED_AUTHENTICATION``: a fresh token may succeed (the client refreshes and re-sends once)."""
+        return self.status == 401 and self.category == "EXPIRED_AUTHENTICATION"
+
+    @property
+    def is_transient(self) -> bool:
+        """An answer that a later attempt of the same request may not get: retried by the client."""
+        if self.status == 429:
+            return not self.is_daily_limit
+        return self.status >= 500 or self.status in TRANSIENT_CLIENT_STATUSES
+
+    @property
+    def is_final(self) -> bool:
+        """An answer that repeats on every retry of the same request (400, 401, 403, 404, DAILY, ...)."""
+        return not self.is_transient
+
+    @property
+    def refusal_scope(self) -> str | None:
+        """Which later calls get the same answer without asking: ``"*"`` (every call), ``"method"`` (every call
+        with this HTTP method, e.g. a missing write scope refuses every PATCH) or None (only this request)."""
+        if self.is_daily_limit or (self.status == 401 and not self.is_expired_token):
+            return "*"
+        if self.status == 403 and self.category == "MISSING_SCOPES":
+            return "method"
+        return None
 
     def describe(self) -> str:
         """One line for logs and exceptions: status, category, message, details and correlationId."""
@@ -132,6 +169,12 @@ class HubSpotApiError(HubSpotChannelsError):
         return self.details.status
 
     @property
+    def retry_may_succeed(self) -> bool:
+        """False for answers that repeat on retry (400, 401, 403, 404, 409, 422, DAILY, ...); True for 408, 423,
+        429 (not DAILY), 477 and 5xx."""
+        return self.details.is_transient
+
+    @property
     def category(self) -> str | None:
         """HubSpot's error category."""
         return self.details.category
@@ -184,15 +227,27 @@ class HubSpotConnectionError(HubSpotChannelsError):
 
     :param method: HTTP method.
     :param path: request path.
-    :param attempts: how many requests were made.
-    :param reason: the last low-level error, without URL credentials.
+    :param attempts: how many attempts were made.
+    :param reason: the last low-level error (its type, never its text).
+    :param origin: scheme, host and port that were tried (never credentials), e.g. ``http://127.0.0.1:8773``.
     """
 
-    def __init__(self, *, method: str, path: str, attempts: int, reason: str) -> None:
+    def __init__(self, *, method: str, path: str, attempts: int, reason: str, origin: str = "") -> None:
         self.method = method
         self.path = path
         self.attempts = attempts
-        super().__init__(f"{method} {path} got no answer after {attempts} attempts: {reason}")
+        self.origin = origin
+        where = f" from {origin}" if origin else ""
+        super().__init__(f"{method} {path} got no answer{where} after {attempts} attempts: {reason}")
+
+
+class HubSpotPaginationError(HubSpotChannelsError):
+    """Cursor paging did not end (a repeated cursor, too many empty pages, too many pages): a server fault."""
+
+    @property
+    def retry_may_succeed(self) -> bool:
+        """A server that pages in circles does so again."""
+        return False
 
 
 class HubSpotTokenRefreshError(HubSpotChannelsError):
@@ -201,9 +256,14 @@ class HubSpotTokenRefreshError(HubSpotChannelsError):
     :param details: HubSpot's error body of the token endpoint (never contains the secrets we sent).
     """
 
-    def __init__(self, details: ErrorDetails) -> None:
+    def __init__(self, details: ErrorDetails, *, note: str = "") -> None:
         self.details = details
-        super().__init__(f"OAuth token refresh failed: {details.describe()}")
+        super().__init__(f"OAuth token refresh failed: {details.describe()}" + (f"; {note}" if note else ""))
+
+    @property
+    def retry_may_succeed(self) -> bool:
+        """A refused grant (wrong secret, revoked or burnt refresh token) is refused again."""
+        return self.details.is_transient
 
 
 ERROR_BY_STATUS: dict[int, type[HubSpotApiError]] = {
@@ -221,6 +281,6 @@ def error_for(details: ErrorDetails, *, method: str, path: str) -> HubSpotApiErr
     :param method: HTTP method.
     :param path: request path.
     """
-    if details.status == 429 and (details.policy_name or "").upper() == "DAILY":
+    if details.is_daily_limit:
         return HubSpotDailyLimitError(details, method=method, path=path)
     return ERROR_BY_STATUS.get(details.status, HubSpotApiError)(details, method=method, path=path)

@@ -28,6 +28,10 @@ the next request may go:
   window), one probe goes out every :data:`PROBE_EVERY` of the window.
 
 A 429 halves the limit and holds every thread until the wait is over.
+
+What a server says is checked before it is believed (a proxy or a fault can send anything): an interval outside
+:data:`MIN_INTERVAL`..:data:`MAX_INTERVAL`, a max below 1 or above :data:`MAX_ACCOUNT_LIMIT`, or a remaining
+outside 0..max is ignored, and the limit never drops below one request per window.
 """
 
 from __future__ import annotations
@@ -53,6 +57,15 @@ PROBE_EVERY = 0.1
 IDLE_START_FRACTION = 0.4
 
 
+#: Bounds of a believable ``X-HubSpot-RateLimit-Interval-Milliseconds``, in seconds (HubSpot: 1 s and 10 s).
+MIN_INTERVAL = 1.0
+MAX_INTERVAL = 60.0
+#: The largest believable ``X-HubSpot-RateLimit-Max`` (HubSpot's largest tier is 250 per 10 s).
+MAX_ACCOUNT_LIMIT = 100_000
+#: The longest hold one 429 can put on every caller, whatever the caller passes.
+MAX_PENALTY = 3600.0
+
+
 class BudgetStopped(Exception):
     """The budget was stopped while a caller waited for a slot."""
 
@@ -63,8 +76,19 @@ def _header_int(headers: Mapping[str, str], name: str) -> int | None:
         return None
     try:
         return int(raw)
-    except ValueError:
+    except (TypeError, ValueError):  # also the digit limit of int() for absurdly long values
         return None
+
+
+def header_interval_seconds(headers: Mapping[str, str]) -> float | None:
+    """The rate-limit window from ``X-HubSpot-RateLimit-Interval-Milliseconds``, or None if absent or implausible.
+
+    :param headers: an answer's headers.
+    """
+    interval_ms = _header_int(headers, "X-HubSpot-RateLimit-Interval-Milliseconds")
+    if interval_ms is None or not MIN_INTERVAL <= interval_ms / 1000 <= MAX_INTERVAL:
+        return None
+    return interval_ms / 1000
 
 
 class RateBudget:
@@ -213,14 +237,19 @@ class RateBudget:
         """
         account_max = _header_int(headers, "X-HubSpot-RateLimit-Max")
         remaining = _header_int(headers, "X-HubSpot-RateLimit-Remaining")
-        interval_ms = _header_int(headers, "X-HubSpot-RateLimit-Interval-Milliseconds")
+        interval = header_interval_seconds(headers)
         with self._cond:
             self._answered += 1
-            if account_max is None or remaining is None or account_max <= 0:
+            if (
+                account_max is None
+                or remaining is None
+                or not 1 <= account_max <= MAX_ACCOUNT_LIMIT
+                or not 0 <= remaining <= account_max
+            ):
                 return
             now = self._clock()
-            if interval_ms and interval_ms > 0:
-                self._interval = interval_ms / 1000
+            if interval is not None:
+                self._interval = interval
             self._expire(now)
             margin = max(1.0, account_max * SAFETY_MARGIN)
             # Each other client may have a request on its way that this answer does not count yet.
@@ -245,7 +274,8 @@ class RateBudget:
                 self._idle_extra = 0.0
             if now - self._last_adapt >= ADAPT_EVERY:
                 self._last_adapt = now
-                cap = min(float(self._ceiling), account_max * self._share, account_max - margin)
+                # At least one request per window: an account max of 1 less the margin would otherwise be 0.
+                cap = max(1.0, min(float(self._ceiling), account_max * self._share, account_max - margin))
                 target = min(cap, account_max - others - margin)
                 self._limit = min(cap, max(1.0, self._limit + ADAPT_GAIN * (target - self._limit)))
                 self._tokens = min(self._tokens, self._burst())
@@ -256,6 +286,7 @@ class RateBudget:
 
         :param wait: seconds HubSpot asked for (Retry-After or the policy's window).
         """
+        wait = min(wait, MAX_PENALTY) if wait > 0 else 0.0  # NaN and negatives hold nobody
         with self._cond:
             now = self._clock()
             # Threads in flight together meet the same full window: one halving per episode, not one per 429.

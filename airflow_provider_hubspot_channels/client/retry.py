@@ -3,22 +3,23 @@
 HubSpot's habits (see its usage guidelines): 429 ``TEN_SECONDLY_ROLLING``/``SECONDLY`` means wait for the window
 and retry, 429 ``DAILY`` means stop until tomorrow, 423 asks for at least 2 s, 477 says how long in
 ``Retry-After``, and its gateways answer 502/503/504/521/523/524 (often with HTML) during short outages.
-400/401/403/404 are final: retrying cannot change them. PATCH is retried too: setting a status is idempotent by
-value, so repeating it after a lost answer does no harm.
+Which answers are retried at all is :attr:`ErrorDetails.is_transient`: 400/401/403/404 and other 4xx are final.
+PATCH is retried too: setting a status is idempotent by value, so repeating it after a lost answer does no harm.
 """
 
 from __future__ import annotations
 
 import email.utils
+import math
 import random
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from airflow_provider_hubspot_channels.client.errors import RETRYABLE_SERVER_STATUSES as RETRYABLE_SERVER_STATUSES
 from airflow_provider_hubspot_channels.client.errors import ErrorDetails
+from airflow_provider_hubspot_channels.client.rate_budget import header_interval_seconds
 
-#: Gateway and server errors HubSpot answers during short outages.
-RETRYABLE_SERVER_STATUSES = frozenset({500, 502, 503, 504, 521, 523, 524})
 #: Rolling windows of HubSpot's retryable rate-limit policies, in seconds.
 POLICY_WINDOWS = {"TEN_SECONDLY_ROLLING": 10.0, "SECONDLY": 1.0}
 
@@ -34,9 +35,12 @@ def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -
         return None
     raw = raw.strip()
     try:
-        return max(0.0, float(raw))
+        seconds = float(raw)
     except ValueError:
         pass
+    else:
+        # NaN and infinity are no answer; a huge finite value is, and the caller's total wait refuses it.
+        return max(0.0, seconds) if math.isfinite(seconds) else None
     try:
         when = email.utils.parsedate_to_datetime(raw)
     except (TypeError, ValueError):
@@ -97,25 +101,22 @@ class RetryPolicy:
     def _wait_for(self, retry_number: int, details: ErrorDetails | None, headers: Mapping[str, str]) -> float | None:
         if details is None:
             return self.backoff(retry_number)
+        if details.is_final:
+            return None
         status = details.status
         retry_after = parse_retry_after(headers)
         if status == 429:
-            policy = (details.policy_name or "").upper()
-            if policy == "DAILY":
-                return None
             if retry_after is not None:
                 return retry_after
+            policy = (details.policy_name or "").upper()
             if policy == "SECONDLY":
                 return POLICY_WINDOWS[policy]
-            # The rolling window's length as HubSpot states it for this account beats the policy's nominal name.
-            interval_ms = headers.get("X-HubSpot-RateLimit-Interval-Milliseconds")
-            if interval_ms and interval_ms.isdigit() and int(interval_ms) > 0:
-                return int(interval_ms) / 1000
-            return POLICY_WINDOWS["TEN_SECONDLY_ROLLING"]
+            # The rolling window's length as HubSpot states it for this account beats the policy's nominal name,
+            # when it is plausible (the rate budget's bounds).
+            interval = header_interval_seconds(headers)
+            return interval if interval is not None else POLICY_WINDOWS["TEN_SECONDLY_ROLLING"]
         if status == 423:
             return max(self.lock_wait, retry_after or 0.0, self.backoff(retry_number))
         if status == 477:
             return retry_after if retry_after is not None else self.backoff(retry_number)
-        if status in RETRYABLE_SERVER_STATUSES:
-            return max(retry_after or 0.0, self.backoff(retry_number))
-        return None
+        return max(retry_after or 0.0, self.backoff(retry_number))  # 408 and 5xx

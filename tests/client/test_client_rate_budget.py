@@ -328,3 +328,89 @@ def test_the_idle_start_needs_an_answer_with_nothing_of_ours_unanswered_and_expi
     later.observe(headers(1000, 999))
     clock.now += 3600
     assert take_all(later) <= 100
+
+
+# -- issue 12, defect 9: what a server says is checked before it is believed --------------------------------------
+
+import math  # noqa: E402
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+def test_a_max_of_one_keeps_the_budget_working():
+    clock = FakeClock()
+    budget = RateBudget(max_requests=100, clock=clock)
+    budget.observe(headers(1, 0))
+    clock.now += 1.0
+    budget.observe(headers(1, 1))
+    assert budget.limit == 1
+    clock.now += 20.0
+    assert budget.acquire() >= 0.0  # no ZeroDivisionError, now or later
+    clock.now += 20.0
+    assert budget.try_acquire()
+
+
+def test_an_interval_of_a_day_or_a_millisecond_is_ignored():
+    for interval_ms in (86_400_000, 1, 0, -5):
+        clock = FakeClock()
+        budget = RateBudget(max_requests=100, interval=10.0, clock=clock)
+        budget.observe(headers(110, 110, interval_ms))
+        assert budget._interval == 10.0, interval_ms
+    clock = FakeClock()
+    budget = RateBudget(max_requests=100, interval=10.0, clock=clock)
+    budget.observe(headers(110, 110, 1000))  # a plausible one is taken
+    assert budget._interval == 1.0
+
+
+def test_a_remaining_above_max_or_negative_is_ignored():
+    for remaining in (-1, 111, 10**12):
+        clock = FakeClock()
+        budget = RateBudget(max_requests=100, clock=clock)
+        budget.observe(headers(110, remaining))
+        assert budget._remaining is None, remaining
+
+
+def test_penalise_bounds_what_it_is_told():
+    clock = FakeClock()
+    budget = RateBudget(max_requests=100, clock=clock)
+    for wait in (float("nan"), float("inf"), -3.0, 1e12):
+        budget.penalise(wait)
+    assert budget._blocked_until <= clock.now + 3600
+
+
+HEADER_VALUES = st.one_of(
+    st.none(),
+    st.text(max_size=12),
+    st.integers(-(10**20), 10**20).map(str),
+    st.floats(allow_nan=True, allow_infinity=True).map(str),
+    st.sampled_from(["0", "1", "-1", "1e3", " 7 ", "9" * 5000, "110", "10000"]),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    answers=st.lists(st.tuples(HEADER_VALUES, HEADER_VALUES, HEADER_VALUES), min_size=1, max_size=6),
+    waits=st.lists(st.floats(allow_nan=True, allow_infinity=True), max_size=3),
+    ceiling=st.integers(1, 1000),
+    share=st.floats(0.01, 1.0),
+)
+def test_no_header_value_breaks_the_budget(answers, waits, ceiling, share):
+    clock = FakeClock()
+    budget = RateBudget(max_requests=ceiling, share=share, clock=clock)
+    names = (
+        "X-HubSpot-RateLimit-Max",
+        "X-HubSpot-RateLimit-Remaining",
+        "X-HubSpot-RateLimit-Interval-Milliseconds",
+    )
+    for values in answers:
+        budget.try_acquire()
+        budget.observe({name: value for name, value in zip(names, values, strict=True) if value is not None})
+        clock.now += 0.3
+        assert 1 <= budget.limit <= ceiling
+        assert 1.0 <= budget._interval <= 60.0
+    for wait in waits:
+        budget.penalise(wait)
+        assert 1 <= budget.limit <= ceiling
+    clock.now += 7200.0  # past any hold and window: a slot must be free at once
+    assert math.isfinite(budget.acquire())

@@ -64,3 +64,40 @@ def test_retry_after_http_date():
     assert parse_retry_after({"Retry-After": "Wed, 21 Oct 2015 07:28:10 GMT"}, now=1445412480.0) == 10.0
     assert parse_retry_after({"Retry-After": "soon"}) is None
     assert parse_retry_after({}) is None
+
+
+# -- issue 12, defect 9: a Retry-After or interval header of any value keeps the wait bounded ----------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@pytest.mark.parametrize("raw", ["nan", "inf", "-inf", "1e400", "Infinity"])
+def test_an_unreadable_retry_after_is_ignored(raw):
+    assert parse_retry_after({"Retry-After": raw}) is None
+
+
+def test_a_day_long_retry_after_or_interval_is_not_waited_for():
+    assert delay(429, headers={"Retry-After": "86400"}) is None
+    assert delay(477, headers={"Retry-After": "86400"}) is None
+    # An interval of a day is not believed: the nominal 10 s window is waited instead.
+    assert delay(429, headers={"X-HubSpot-RateLimit-Interval-Milliseconds": "86400000"}) == 10.0
+    assert delay(429, headers={"X-HubSpot-RateLimit-Interval-Milliseconds": "1"}) == 10.0
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    status=st.sampled_from([408, 423, 429, 477, 500, 502, 503]),
+    retry_after=st.one_of(st.none(), st.text(max_size=20), st.floats().map(str), st.integers(-(10**9), 10**9).map(str)),
+    interval=st.one_of(st.none(), st.text(max_size=10), st.integers(-(10**12), 10**12).map(str)),
+    waited=st.floats(0, 120),
+)
+def test_every_wait_is_finite_and_within_the_total(status, retry_after, interval, waited):
+    headers = {
+        k: v
+        for k, v in (("Retry-After", retry_after), ("X-HubSpot-RateLimit-Interval-Milliseconds", interval))
+        if v is not None
+    }
+    p = policy(max_total_wait=120)
+    wait = delay(status, waited=waited, headers=headers, p=p)
+    assert wait is None or (wait >= 0 and waited + wait <= 120)

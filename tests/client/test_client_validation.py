@@ -104,4 +104,4 @@ def test_config_refuses_bad_settings(options, field):
 def test_config_accepts_strings_from_connection_forms():
     config = ClientConfig(timeout="12.5", max_retries="3", max_requests_per_10s="50", budget_share="0.5")
     assert (config.timeout, config.max_retries, config.max_requests_per_10s, config.budget_share) == (12.5, 3, 50, 0.5)
-    assert config.worst_case_call_seconds() == 4 * (10 + 12.5) + 120
+    assert config.worst_case_call_seconds() == (4 + 2) * 2 * (10 + 12.5) + 120
