@@ -296,25 +296,28 @@ def mode_overhead(args: dict[str, Any]) -> dict[str, Any]:
 
     # The provider without HTTP: the same plan and run_plan with a client that only takes a budget slot and
     # waits 0.5 ms (as if answered at once): planning, threads, budget, outcomes, report rows.
+    from airflow_provider_hubspot_channels.client import Answer
     from airflow_provider_hubspot_channels.client.rate_budget import RateBudget
+    from airflow_provider_hubspot_channels.validation import StatusUpdate
 
     class NoHttpClient:
         def __init__(self) -> None:
             self.budget = RateBudget(max_requests=100_000)
 
-        def get_message(self, channel_id: int | str, message_id: str) -> dict[str, Any]:
-            return {}
+        def read_message(self, channel_id: int | str, message_id: str) -> Answer:
+            return Answer({}, requests=1, unanswered=0)
 
-        def update_message_status(
-            self, channel_id: int | str, message_id: str, status_type: str, error_message: str | None = None
-        ) -> dict[str, Any]:
+        def write_status(self, update: StatusUpdate) -> Answer:
             self.budget.acquire()
             time.sleep(0.0005)
             self.budget.observe({})
-            return {}
+            return Answer({}, requests=1, unanswered=0)
 
-        def unanswered_attempts(self) -> int:
-            return 0
+        def redact(self, text: str) -> str:
+            return text
+
+        def stop(self) -> None:
+            self.budget.stop()
 
     mechanics0 = cpu_seconds()
     decisions = plan(records, policy, DEFAULT_ERROR_MESSAGE_TEMPLATE)

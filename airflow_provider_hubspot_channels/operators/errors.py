@@ -15,20 +15,14 @@ except ImportError:  # Airflow 3.1: the Task SDK does not export them yet (on 3.
     from airflow.exceptions import AirflowException, AirflowFailException  # type: ignore[no-redef,attr-defined]
 
 from airflow_provider_hubspot_channels.client import (
-    HubSpotApiError,
     HubSpotChannelsError,
-    HubSpotConnectionError,
     HubSpotDailyLimitError,
     HubSpotPermissionError,
-    HubSpotRetriesExhaustedError,
     HubSpotTokenRefreshError,
     InvalidInputError,
 )
 
 __all__ = ["AirflowException", "AirflowFailException", "airflow_error", "checked_at_parse_time", "is_templated"]
-
-#: Errors a retry of the task may cure.
-TRANSIENT_ERRORS: tuple[type[Exception], ...] = (HubSpotRetriesExhaustedError, HubSpotConnectionError)
 
 
 @contextlib.contextmanager
@@ -68,14 +62,13 @@ def airflow_error(exc: HubSpotChannelsError, *, conn_id: str) -> AirflowExceptio
     if isinstance(exc, HubSpotPermissionError):
         scopes = ", ".join(exc.missing_scopes) or "see HubSpot's message"
         return AirflowFailException(f"{prefix}the token lacks scopes ({scopes}); reinstall the app with them. {exc}")
-    if isinstance(exc, HubSpotTokenRefreshError):
+    if isinstance(exc, HubSpotTokenRefreshError) and not exc.retry_may_succeed:
         return AirflowFailException(
             f"{prefix}OAuth refresh was refused; check client_id, client_secret and refresh_token "
             f"(the app may have been uninstalled). {exc}"
         )
-    if isinstance(exc, TRANSIENT_ERRORS):
+    # One classification (client/errors.py): a final answer (400, 401, 404, 405, 409, 422, ...) answers the same on a
+    # retry of the task, so it fails at once; transient exhaustion, a proxy's 408 and 5xx follow the task's retries.
+    if exc.retry_may_succeed:
         return AirflowException(f"{prefix}{exc}")
-    if isinstance(exc, HubSpotApiError) and 400 <= exc.status < 500 and exc.status != 408:
-        # A final 4xx (400, 401, 404, 405, 409, 422, ...) answers the same on a retry of the task; a proxy's 408 not.
-        return AirflowFailException(f"{prefix}{exc}")
-    return AirflowException(f"{prefix}{exc}")
+    return AirflowFailException(f"{prefix}{exc}")

@@ -5,12 +5,12 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Iterator, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import IO, Any
 
 from airflow.sdk import BaseOperator, Context
 
-from airflow_provider_hubspot_channels.client import HubSpotChannelsError, InvalidInputError
+from airflow_provider_hubspot_channels.client import InvalidInputError
 from airflow_provider_hubspot_channels.hooks.hubspot import HubSpotChannelsHook
 from airflow_provider_hubspot_channels.operators.errors import (
     AirflowException,
@@ -19,21 +19,67 @@ from airflow_provider_hubspot_channels.operators.errors import (
     checked_at_parse_time,
     is_templated,
 )
+from airflow_provider_hubspot_channels.operators.lifecycle import HubSpotTaskMixin
 from airflow_provider_hubspot_channels.reconciliation import (
     DEFAULT_ERROR_MESSAGE_TEMPLATE,
     MessageOutcome,
     Outcome,
     RunReport,
     StalenessPolicy,
+    check_reference_time,
     format_table,
     iter_plan,
     parse_duration,
-    parse_reference_time,
     validate_template,
 )
-from airflow_provider_hubspot_channels.runner.reconcile import run_plan
+from airflow_provider_hubspot_channels.runner.reconcile import RunResult, run_plan
 
 MAX_CONCURRENCY = 32
+
+
+def retry_note(verify_status: bool) -> str:
+    """What a retry of the task does, for the settings in use (the task's failure text says it).
+
+    :param verify_status: whether HubSpot's status is read before each PATCH.
+    """
+    if verify_status:
+        return (
+            "A retry of this task is safe: it reads each stale message's status first and leaves messages HubSpot "
+            "shows READ or FAILED alone."
+        )
+    return (
+        "A retry of this task PATCHes every stale message again (verify_status=False): messages already marked get "
+        "the same text again, and a message HubSpot shows READ would be overwritten; set verify_status=True to retry "
+        "safely."
+    )
+
+
+def rows_a_retry_cannot_cure(counts: dict[str, int], examples: dict[str, Any]) -> str:
+    """Sentences on refused writes and invalid records, naming the first few (the task's error is read first).
+
+    :param counts: the summary's counts.
+    :param examples: the summary's examples.
+    """
+
+    def first(outcome: Outcome) -> str:
+        rows = examples.get(outcome.value, [])[:3]
+        return "; ".join(
+            f"{row['reason']}" + (f" (correlationId {row['correlation_id']})" if row.get("correlation_id") else "")
+            for row in rows
+        )
+
+    parts = []
+    refused, invalid = counts[Outcome.REFUSED.value], counts[Outcome.INVALID.value]
+    if refused:
+        parts.append(
+            f"HubSpot refused {refused} writes ({first(Outcome.REFUSED)}); a retry would be refused the same way: "
+            "fix what HubSpot names and run again."
+        )
+    if invalid:
+        parts.append(
+            f"{invalid} records were invalid and skipped: {first(Outcome.INVALID)}. Fix the records and run again."
+        )
+    return " ".join(parts)
 
 
 def parse_flag(value: Any, *, field: str) -> bool:
@@ -86,7 +132,7 @@ def open_report(path: str | None) -> Iterator[IO[str] | None]:
         yield handle
 
 
-class ReconcileStaleMessagesOperator(BaseOperator):
+class ReconcileStaleMessagesOperator(HubSpotTaskMixin, BaseOperator):
     """Mark every outgoing message still unconfirmed after its SLA as FAILED in HubSpot, with an explanation.
 
     Each record: ``channel_id``, ``message_id``, ``created_at`` (ISO 8601 with offset, or epoch ms),
@@ -148,8 +194,6 @@ class ReconcileStaleMessagesOperator(BaseOperator):
         self.max_concurrency = max_concurrency
         self.report_path = report_path
         self.reference_time = reference_time
-        self._stop = threading.Event()
-        self._hook: HubSpotChannelsHook | None = None
         with checked_at_parse_time(self.task_id):
             validate_template(error_message_template)
             parse_concurrency(max_concurrency)
@@ -159,22 +203,24 @@ class ReconcileStaleMessagesOperator(BaseOperator):
                 if not is_templated(value):
                     parse_flag(value, field=name)
             if reference_time is not None and not is_templated(reference_time):
-                parse_reference_time(reference_time)
+                check_reference_time(reference_time, now=datetime.now(timezone.utc))
 
     def _reference_time(self, context: Context) -> datetime:
+        """The instant staleness is judged at; one in the future (a typo) would mark every pending message FAILED."""
+        now = datetime.now(timezone.utc)
         if self.reference_time not in (None, ""):
-            return parse_reference_time(self.reference_time)
+            return check_reference_time(self.reference_time, now=now)
         for key in ("data_interval_end", "logical_date"):
             value = context.get(key)
             if value is not None:
-                return parse_reference_time(value, field=key)
+                return check_reference_time(value, now=now, field=key)
         dag_run = context.get("dag_run")
         run_after = getattr(dag_run, "run_after", None)
         if run_after is None:
             raise InvalidInputError(
                 "reference_time", "the run has no data interval", "pass reference_time, e.g. '{{ ts }}'"
             )
-        return parse_reference_time(run_after, field="run_after")
+        return check_reference_time(run_after, now=now, field="run_after")
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Plan the batch, act on HubSpot, write the report and return the summary.
@@ -197,11 +243,10 @@ class ReconcileStaleMessagesOperator(BaseOperator):
             verify,
             dry_run,
         )
-        self._hook = hook = HubSpotChannelsHook(hubspot_conn_id=self.hubspot_conn_id, pool_size=self.max_concurrency)
         report = RunReport()
-        try:
-            if verify or not dry_run:
-                hook.get_conn()  # build the client once, before worker threads share it
+        stop = threading.Event()
+        with self.hubspot_hook(pool_size=self.max_concurrency, stop=stop) as hook:
+            client = hook.get_conn()  # built once, before the worker threads share it
             with open_report(self.report_path) as handle:
 
                 def sink(outcome: MessageOutcome) -> None:
@@ -212,18 +257,14 @@ class ReconcileStaleMessagesOperator(BaseOperator):
 
                 result = run_plan(
                     decisions,
-                    hook,
+                    client,
                     report=report,
                     sink=sink,
                     verify_status=verify,
                     dry_run=dry_run,
                     max_concurrency=self.max_concurrency,
-                    stop=self._stop,
+                    stop=stop,
                 )
-        except HubSpotChannelsError as exc:
-            raise airflow_error(exc, conn_id=self.hubspot_conn_id) from exc
-        finally:
-            hook.close()
         summary = report.summary(
             reference_time=policy.reference_time,
             stale_after=policy.stale_after,
@@ -235,36 +276,34 @@ class ReconcileStaleMessagesOperator(BaseOperator):
         if self.report_path:
             summary["report_path"] = self.report_path
         self.log.info("Reconciliation summary\n%s", format_table(summary))
-        counts = summary["counts"]
-        if result.stopping_error is not None:
-            raise airflow_error(result.stopping_error, conn_id=self.hubspot_conn_id)
-        if result.stopped_reason and (counts[Outcome.ERROR.value] or counts[Outcome.NOT_ATTEMPTED.value]):
-            # An unfinished batch (killed, or HubSpot stopped answering) must not end as a success.
-            raise AirflowException(
-                f"HubSpot connection '{self.hubspot_conn_id}': {result.stopped_reason}. "
-                f"{counts[Outcome.ERROR.value]} messages ended in error and {counts[Outcome.NOT_ATTEMPTED.value]} "
-                "were not attempted; a retry of this task is safe: settled and already FAILED messages are left alone."
-            )
-        # Transient errors first: the task's retries may cure them; invalid records then fail the last try.
-        invalid = ""
-        if counts[Outcome.INVALID.value]:
-            # The task's error is what people read first: name the fields at fault and their fixes right there.
-            first = "; ".join(str(row["reason"]) for row in summary["examples"].get(Outcome.INVALID.value, [])[:3])
-            invalid = (
-                f"{counts[Outcome.INVALID.value]} records were invalid and skipped (the rest was processed): "
-                f"{first}. See the report for every row, fix the records and run again."
-            )
-        if counts[Outcome.ERROR.value]:
-            raise AirflowException(
-                f"{counts[Outcome.ERROR.value]} messages ended in error (the rest was processed); a retry of this "
-                f"task is safe: settled and already FAILED messages are left alone. {invalid}".strip()
-            )
-        if invalid:
-            raise AirflowFailException(invalid)
+        self._raise_for(result, summary["counts"], summary["examples"], verify=verify)
         return summary
 
-    def on_kill(self) -> None:
-        """Stop the batch: no new request starts, waits and retries end at once."""
-        self._stop.set()
-        if self._hook is not None:
-            self._hook.stop()
+    def _raise_for(self, result: RunResult, counts: dict[str, int], examples: dict[str, Any], *, verify: bool) -> None:
+        """Fail the task as documented once every row has its outcome (README, "How the task ends")."""
+        prefix = f"HubSpot connection '{self.hubspot_conn_id}': "
+        if result.stopping_error is not None:
+            raise airflow_error(result.stopping_error, conn_id=self.hubspot_conn_id)
+        errors, not_attempted = counts[Outcome.ERROR.value], counts[Outcome.NOT_ATTEMPTED.value]
+        if result.stopped_reason and (errors or not_attempted):
+            # An unfinished batch (killed, or HubSpot stopped answering) must not end as a success.
+            raise AirflowException(
+                f"{prefix}{result.stopped_reason}. {errors} messages ended in error and {not_attempted} were not "
+                f"attempted. {retry_note(verify)}"
+            )
+        if result.unwritten_rows:
+            raise AirflowException(
+                f"{result.unwritten_rows} rows of the report could not be written to {self.report_path} "
+                f"({result.sink_error}); the counts above include them and HubSpot was updated as counted. "
+                f"{retry_note(verify)}"
+            )
+        final = rows_a_retry_cannot_cure(counts, examples)
+        # Transient errors first: the task's retries may cure them; refused writes and invalid records then fail the
+        # last try for good.
+        if errors:
+            raise AirflowException(
+                f"{prefix}{errors} messages ended in error (the rest was processed). {retry_note(verify)} "
+                f"{final}".strip()
+            )
+        if final:
+            raise AirflowFailException(f"{final} See the report for every row (the rest was processed).")

@@ -2,26 +2,32 @@
 
 Data flows one way: the domain's decisions come in, the client acts (a GET first when ``verify_status``, then
 the PATCH), and one :class:`MessageOutcome` per input row comes out, in completion order, to a sink and the
-report. ``max_concurrency`` threads (the caller's among them) take the plan's decisions one at a time and send
-through the client's shared rate budget: at most ``max_concurrency`` messages are in flight, and a 100,000-row
-batch is never held or queued whole.
+report. ``max_concurrency`` worker threads take the plan's decisions one at a time and send through the client's
+shared rate budget: at most ``max_concurrency`` messages are in flight, and a 100,000-row batch is never held or
+queued whole.
 
-One message's failure never stops the others. What stops the batch (the rest become ``not_attempted``):
+The calling thread only waits. Airflow raises its execution timeout (and Ctrl-C raises ``KeyboardInterrupt``) in the
+main thread, between any two bytecodes; no decision is taken, no request sent and no row recorded there, so an
+interrupt can never kill the plan half-way or count a row it did not write. On an interrupt the run stops the client
+(calls in flight end at once), the workers give every remaining row its ``not_attempted`` outcome, and the
+interrupt is raised again.
+
+One message's failure never stops the others, and neither does the report sink: a row the sink could not write is
+counted and named in :attr:`RunResult.unwritten_rows`. What stops the batch (the rest become ``not_attempted``):
 a daily limit (no further request can succeed today), a refused token or missing scope (every other request
 would fail the same way: no retry storm), :data:`NO_ANSWER_LIMIT` messages in a row that got no useful answer
 through every retry (HubSpot is down or hung: the task's time stays bounded), and ``stop`` (``on_kill``).
-A thread checks the stop before each message, so no request starts after the batch stopped; and the batch fans
+A worker checks the stop before each message, so no request starts after the batch stopped; and the batch fans
 out only after its first message came back, so a refused credential costs one request, not one per thread.
 """
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from airflow_provider_hubspot_channels.client import (
     ClientStoppedError,
@@ -45,6 +51,10 @@ from airflow_provider_hubspot_channels.reconciliation import (
     hubspot_status_type,
     outcome_after_lookup,
 )
+from airflow_provider_hubspot_channels.validation import StatusUpdate
+
+if TYPE_CHECKING:
+    from airflow_provider_hubspot_channels.client import Answer
 
 #: Errors after which every further request would fail the same way.
 BATCH_STOPPING_ERRORS = (
@@ -53,32 +63,35 @@ BATCH_STOPPING_ERRORS = (
     HubSpotPermissionError,
     HubSpotTokenRefreshError,
 )
-
-
 #: Added to the reason of a message whose PATCH was sent again after an attempt got no answer.
 REPEATED_WRITE_NOTE = (
     "the PATCH was sent again after an attempt got no answer, so HubSpot may have recorded FAILED twice (same text)"
 )
+#: The reason of a write cut short after an attempt that may have landed.
+MAYBE_WRITTEN_NOTE = "an earlier attempt of the PATCH got no answer, so HubSpot may show FAILED"
 #: Errors that mean HubSpot did not answer usefully through every retry (hung, down, or failing).
 NO_ANSWER_ERRORS = (HubSpotConnectionError, HubSpotRetriesExhaustedError)
 #: This many messages in a row ending in :data:`NO_ANSWER_ERRORS` stop the batch: HubSpot is down or hung, and
 #: going on would hold the task for a time proportional to the batch instead of a bounded one.
 NO_ANSWER_LIMIT = 3
+#: Seconds between two checks of the workers while the calling thread waits (it wakes for interrupts anyway).
+_JOIN_POLL = 0.5
 
 
 class MessageStatusClient(Protocol):
     """The client calls a reconciliation needs (``HubSpotChannelsClient`` has them)."""
 
-    def get_message(self, channel_id: int | str, message_id: str) -> dict[str, Any]:
+    def read_message(self, channel_id: int | str, message_id: str) -> Answer:
         """Read one message."""
 
-    def update_message_status(
-        self, channel_id: int | str, message_id: str, status_type: str, error_message: str | None = None
-    ) -> dict[str, Any]:
+    def write_status(self, update: StatusUpdate) -> Answer:
         """Set one message's status."""
 
-    def unanswered_attempts(self) -> int:
-        """Attempts of this thread's last call that got no usable answer before a retry (0: none)."""
+    def redact(self, text: str) -> str:
+        """``text`` with every secret the client knows replaced."""
+
+    def stop(self) -> None:
+        """End waiting and retrying calls at once."""
 
 
 @dataclass(frozen=True)
@@ -88,87 +101,244 @@ class RunResult:
     :param duration_seconds: wall time of the run.
     :param stopped_reason: why the batch stopped early, or None if every row was handled.
     :param stopping_error: the client error that stopped it, if any.
+    :param unwritten_rows: rows the sink could not write (they are counted in the report all the same).
+    :param sink_error: the first error of the sink, secrets redacted, if any.
     """
 
     duration_seconds: float
     stopped_reason: str | None
     stopping_error: HubSpotChannelsError | None
+    unwritten_rows: int = 0
+    sink_error: str | None = None
 
 
-def _outcome(decision: Decision, outcome: Outcome, reason: str, **fields: Any) -> MessageOutcome:
+@dataclass(frozen=True)
+class _Attempt:
+    """One message's outcome, and what it tells about the batch."""
+
+    outcome: MessageOutcome
+    stopping_error: HubSpotChannelsError | None = None
+    no_answer: bool = False
+
+
+def _outcome(decision: Decision, outcome: Outcome, reason: str, **fields: object) -> MessageOutcome:
     return MessageOutcome(
         index=decision.index,
         channel_id=decision.channel_id,
         message_id=decision.message_id,
         outcome=outcome,
         reason=reason,
-        **fields,
+        **fields,  # type: ignore[arg-type]
     )
 
 
-def _error_outcome(decision: Decision, exc: HubSpotChannelsError) -> MessageOutcome:
-    correlation = exc.correlation_id if isinstance(exc, HubSpotApiError) else None
-    attempts = getattr(exc, "attempts", 0)
-    return _outcome(decision, Outcome.ERROR, str(exc), correlation_id=correlation, attempts=attempts)
-
-
-def _attempt(decision: Decision, client: MessageStatusClient, *, verify_status: bool, dry_run: bool) -> MessageOutcome:
-    """Carry out one MARK_FAILED decision: look up (optional), then PATCH (unless dry run).
-
-    Batch-stopping errors and :data:`NO_ANSWER_ERRORS` are raised for the caller to handle; other client errors
-    become an ``error`` outcome.
-    """
+def _attempt(decision: Decision, client: MessageStatusClient, *, verify_status: bool, dry_run: bool) -> _Attempt:
+    """Carry out one MARK_FAILED decision: look up (optional), then PATCH (unless dry run). Never raises."""
     assert decision.record is not None and decision.error_message is not None
-    channel_id, message_id = decision.record.channel_id, decision.record.message_id
+    update = StatusUpdate(decision.record.channel_id, decision.record.message_id, "FAILED", decision.error_message)
     before: str | None = None
-    attempts = 0
+    requests = 0
+    writing = False
+
+    def call(send: Callable[[], Answer]) -> Answer:
+        nonlocal requests
+        try:
+            answer = send()
+        except HubSpotChannelsError as exc:
+            requests += exc.requests
+            raise
+        requests += answer.requests
+        return answer
+
+    def row(outcome: Outcome, reason: str, **fields: object) -> MessageOutcome:
+        return _outcome(decision, outcome, reason, hubspot_status_before=before, attempts=requests, **fields)
+
     try:
         if verify_status:
-            attempts += 1
-            message = client.get_message(channel_id, message_id)
+            message = call(lambda: client.read_message(update.channel_id, update.message_id)).body
             before = hubspot_status_type(message)
             skipped = outcome_after_lookup(message)
             if skipped is not None:
-                return _outcome(
-                    decision, skipped, f"HubSpot already shows {before}", hubspot_status_before=before, attempts=1
-                )
+                return _Attempt(row(skipped, f"HubSpot already shows {before}"))
         if dry_run:
-            return _outcome(
-                decision,
-                Outcome.WOULD_MARK_FAILED,
-                f"dry run: {decision.reason}",
-                error_message=decision.error_message,
-                hubspot_status_before=before,
-                attempts=attempts,
+            return _Attempt(
+                row(Outcome.WOULD_MARK_FAILED, f"dry run: {decision.reason}", error_message=decision.error_message)
             )
-        attempts += 1
-        client.update_message_status(channel_id, message_id, "FAILED", decision.error_message)
-        reason = decision.reason
-        if client.unanswered_attempts():
-            reason += f"; {REPEATED_WRITE_NOTE}"
-        return _outcome(
-            decision,
-            Outcome.MARKED_FAILED,
-            reason,
-            error_message=decision.error_message,
-            hubspot_status_before=before,
-            attempts=attempts,
-        )
+        writing = True
+        answer = call(lambda: client.write_status(update))
+        return _Attempt(_after_write(decision, answer, row))
     except HubSpotNotFoundError as exc:
-        return _outcome(
-            decision,
-            Outcome.NOT_FOUND,
-            "HubSpot does not know this message (wrong channel or message id, or deleted)",
-            correlation_id=exc.correlation_id,
-            attempts=attempts,
-        )
-    except (*BATCH_STOPPING_ERRORS, *NO_ANSWER_ERRORS):
-        raise
-    except ClientStoppedError:
-        return _outcome(decision, Outcome.NOT_ATTEMPTED, "stopped before this message was written", attempts=attempts)
-    except HubSpotChannelsError as exc:
+        reason = "HubSpot does not know this message (wrong channel or message id, or deleted)"
+        return _Attempt(row(Outcome.NOT_FOUND, reason, correlation_id=exc.correlation_id))
+    except BATCH_STOPPING_ERRORS as exc:
+        correlation = exc.details.correlation_id
+        if writing and exc.unanswered:
+            reason = f"{_stop_reason(exc)}; {MAYBE_WRITTEN_NOTE}"
+            return _Attempt(row(Outcome.ERROR, reason, correlation_id=correlation), stopping_error=exc)
+        return _Attempt(row(Outcome.NOT_ATTEMPTED, _stop_reason(exc), correlation_id=correlation), stopping_error=exc)
+    except NO_ANSWER_ERRORS as exc:
         correlation = exc.correlation_id if isinstance(exc, HubSpotApiError) else None
-        return _outcome(decision, Outcome.ERROR, str(exc), correlation_id=correlation, attempts=attempts)
+        return _Attempt(row(Outcome.ERROR, client.redact(str(exc)), correlation_id=correlation), no_answer=True)
+    except ClientStoppedError as exc:
+        if writing and exc.unanswered:
+            return _Attempt(row(Outcome.ERROR, f"stopped while the PATCH was retried; {MAYBE_WRITTEN_NOTE}"))
+        return _Attempt(row(Outcome.NOT_ATTEMPTED, "stopped before this message was written"))
+    except HubSpotApiError as exc:
+        # A final answer (400, 409, 422, ...) repeats on every retry of the task: refused, not a transient error.
+        outcome = Outcome.ERROR if exc.retry_may_succeed else Outcome.REFUSED
+        return _Attempt(row(outcome, client.redact(str(exc)), correlation_id=exc.correlation_id))
+    except HubSpotChannelsError as exc:
+        return _Attempt(row(Outcome.ERROR, client.redact(str(exc))))
+    except Exception as exc:
+        # Whatever went wrong, the message gets its row and the batch goes on: an outcome is never lost. The text of
+        # an exception from the HTTP stack can hold a header value: redacted like every other text we report.
+        return _Attempt(row(Outcome.ERROR, client.redact(f"unexpected {type(exc).__name__}: {exc}")))
+
+
+def _after_write(decision: Decision, answer: Answer, row: Callable[..., MessageOutcome]) -> MessageOutcome:
+    """The outcome of a PATCH that HubSpot answered: what its answer says the message now shows."""
+    after = hubspot_status_type(answer.body)
+    if after == "READ":
+        return row(
+            Outcome.SKIPPED_TERMINAL_IN_HUBSPOT,
+            "HubSpot answered the PATCH with READ: it keeps READ (the message was read), FAILED was not applied",
+        )
+    if after not in (None, "FAILED"):
+        return row(Outcome.ERROR, f"HubSpot answered the PATCH with {after}, not FAILED")
+    reason = decision.reason + (f"; {REPEATED_WRITE_NOTE}" if answer.unanswered else "")
+    return row(Outcome.MARKED_FAILED, reason, error_message=decision.error_message)
+
+
+class _BatchRun:
+    """The shared state of one run. One lock guards the plan, the report, the sink and the counters.
+
+    Each worker takes its next decision and records its last outcome under the lock, and talks to HubSpot outside
+    it. No executor: a future per message and handing every message between threads cost more CPU than the HTTP
+    stack (benchmarks, scenario 4).
+    """
+
+    def __init__(
+        self,
+        decisions: Iterable[Decision],
+        client: MessageStatusClient,
+        *,
+        report: RunReport,
+        sink: Callable[[MessageOutcome], None],
+        verify_status: bool,
+        dry_run: bool,
+        stop: threading.Event,
+    ) -> None:
+        self.plan: Iterator[Decision] = iter(decisions)
+        self.client = client
+        self.report = report
+        self.sink = sink
+        self.verify_status = verify_status
+        self.dry_run = dry_run
+        self.stop = stop
+        self.lock = threading.Lock()
+        self.stopped_reason: str | None = None
+        self.stopping_error: HubSpotChannelsError | None = None
+        self.no_answer = 0  # messages in a row that ended in NO_ANSWER_ERRORS
+        self.failure: BaseException | None = None  # what a worker could not handle (the plan raised)
+        self.unwritten = 0
+        self.sink_error: str | None = None
+        # Workers count themselves in and out; the calling thread waits on this condition (same lock).
+        self.changed = threading.Condition(self.lock)
+        self.workers_seen = 0
+        self.workers_running = 0
+
+    def stop_with(self, reason: str) -> None:
+        """Stop the batch, naming why (lock held). The reason is set first: a row is never labelled 'killed'."""
+        self.stopped_reason = self.stopped_reason or reason
+        self.stop.set()
+
+    def record(self, outcome: MessageOutcome) -> None:
+        """Count a row and write it (lock held). A sink that fails loses the row's line, never the batch."""
+        self.report.add(outcome)
+        try:
+            self.sink(outcome)
+        except Exception as exc:
+            self.unwritten += 1
+            if self.sink_error is None:
+                self.sink_error = self.client.redact(f"{type(exc).__name__}: {exc}")
+
+    def not_attempted(self, decision: Decision) -> MessageOutcome:
+        # Stopped without a reason of ours: the stop event came from outside (on_kill).
+        self.stopped_reason = self.stopped_reason or "stopped: the task was killed"
+        return _outcome(decision, Outcome.NOT_ATTEMPTED, f"not attempted, {self.stopped_reason}")
+
+    def take(self) -> Decision | None:
+        """The next decision to act on (lock held); records the rows that need no request on the way."""
+        for decision in self.plan:
+            if decision.action is Action.SKIP:
+                self.record(decision_outcome(decision))
+            elif self.stop.is_set():
+                self.record(self.not_attempted(decision))
+            else:
+                return decision
+        return None
+
+    def act(self, decision: Decision) -> _Attempt:
+        """One message against HubSpot (lock not held)."""
+        if self.stop.is_set():  # stopped since it was taken: no request may start now
+            with self.lock:
+                return _Attempt(self.not_attempted(decision))
+        return _attempt(decision, self.client, verify_status=self.verify_status, dry_run=self.dry_run)
+
+    def settle(self, attempt: _Attempt) -> None:
+        """Record an attempt and what it tells about the batch (lock held)."""
+        if attempt.stopping_error is not None:
+            self.stopping_error = self.stopping_error or attempt.stopping_error
+            self.stop_with(_stop_reason(attempt.stopping_error))
+        elif attempt.no_answer:
+            self.no_answer += 1
+            if self.no_answer >= NO_ANSWER_LIMIT:
+                self.stop_with(
+                    f"stopped: HubSpot did not answer {self.no_answer} messages in a row through every retry "
+                    f"(last: {attempt.outcome.reason})"
+                )
+        else:
+            self.no_answer = 0
+        self.record(attempt.outcome)
+
+    def work(self, *, first_only: bool = False) -> None:
+        """A worker: act on the plan's next decision until the plan is used up (or only once, ``first_only``)."""
+        decision: Decision | None = None
+        try:
+            with self.lock:
+                decision = self.take()
+            while decision is not None:
+                attempt = self.act(decision)
+                with self.lock:
+                    self.settle(attempt)
+                    decision = None  # recorded: from here on an exception must not record it again
+                    if not first_only:
+                        decision = self.take()
+        except BaseException as exc:  # the plan failed, or a client call raised what no one expects
+            with self.lock:
+                self.failure = self.failure or exc
+                self.stop_with(f"stopped: the run failed ({type(exc).__name__})")
+                if decision is not None:  # taken, maybe sent, never recorded: it gets its row
+                    reason = f"{self.stopped_reason} while this message was being handled; HubSpot may show it FAILED"
+                    self.record(_outcome(decision, Outcome.ERROR, reason))
+
+    def worker(self, first_only: bool) -> None:
+        """A worker thread's body: :meth:`work`, counted in and out."""
+        with self.lock:
+            self.workers_seen += 1
+            self.workers_running += 1
+        try:
+            self.work(first_only=first_only)
+        finally:
+            with self.lock:
+                self.workers_running -= 1
+                self.changed.notify_all()
+
+    def interrupted(self, exc: BaseException) -> None:
+        """The calling thread was interrupted: stop the batch and the client's calls in flight."""
+        with self.lock:
+            self.stop_with(f"stopped: the run was interrupted ({type(exc).__name__})")
+        self.client.stop()
 
 
 def run_plan(
@@ -184,13 +354,14 @@ def run_plan(
 ) -> RunResult:
     """Act on every decision and record one outcome per row in ``report`` and ``sink``.
 
-    The calling thread and ``max_concurrency - 1`` more take decisions from the plan in turn; ``report`` and
-    ``sink`` are called by one thread at a time, in completion order.
+    ``max_concurrency`` worker threads take decisions from the plan in turn; ``report`` and ``sink`` are called by
+    one thread at a time, in completion order. An interrupt of the calling thread (``BaseException``: Airflow's
+    execution timeout, ``KeyboardInterrupt``) is raised again once every row has its outcome.
 
     :param decisions: the domain's plan, in input order.
     :param client: the HubSpot client.
     :param report: the run's counts and examples.
-    :param sink: receives every outcome as it completes (e.g. a JSON Lines writer).
+    :param sink: receives every outcome as it completes (e.g. a JSON Lines writer); its errors are counted.
     :param verify_status: GET each stale message first and leave READ/FAILED ones alone.
     :param dry_run: send no PATCH.
     :param max_concurrency: threads sending requests.
@@ -198,129 +369,49 @@ def run_plan(
     """
     stop = stop or threading.Event()
     started = time.monotonic()
-    # One lock guards the plan, the report, the sink and the counters below. Each thread takes its next decision
-    # and records its last outcome under it, and talks to HubSpot outside it. No executor: a future per message and
-    # handing every message between threads cost more CPU than the HTTP stack (benchmarks, scenario 4).
-    lock = threading.Lock()
-    plan = iter(decisions)
-    stopped_reason: str | None = None
-    stopping_error: HubSpotChannelsError | None = None
-    no_answer = 0  # messages in a row that ended in NO_ANSWER_ERRORS
-    failures: list[BaseException] = []  # what a thread could not handle (the plan or the sink raised)
-
-    def record(outcome: MessageOutcome) -> None:
-        report.add(outcome)
-        sink(outcome)
-
-    def not_attempted(decision: Decision) -> MessageOutcome:
-        nonlocal stopped_reason
-        # Stopped without a reason of ours: the stop event came from outside (on_kill).
-        stopped_reason = stopped_reason or "stopped: the task was killed"
-        return _outcome(decision, Outcome.NOT_ATTEMPTED, f"not attempted, {stopped_reason}")
-
-    def take() -> Decision | None:
-        """The next decision to act on (lock held); records the rows that need no request on the way."""
-        for decision in plan:
-            if decision.action is Action.SKIP:
-                record(decision_outcome(decision))
-            elif stop.is_set():
-                record(not_attempted(decision))
-            else:
-                return decision
-        return None
-
-    def act(decision: Decision) -> MessageOutcome:
-        """One message against HubSpot (lock not held); every error becomes its outcome."""
-        nonlocal stopped_reason, stopping_error, no_answer
-        if stop.is_set():  # stopped since it was taken: no request may start now
-            return not_attempted(decision)
-        try:
-            outcome = _attempt(decision, client, verify_status=verify_status, dry_run=dry_run)
-        except BATCH_STOPPING_ERRORS as exc:
-            with lock:
-                if stopping_error is None:
-                    stopping_error, stopped_reason = exc, _stop_reason(exc)
-                stop.set()  # at once: the other threads must not start another request
-            return _outcome(
-                decision,
-                Outcome.NOT_ATTEMPTED,
-                stopped_reason or str(exc),
-                correlation_id=exc.details.correlation_id,
-            )
-        except NO_ANSWER_ERRORS as exc:
-            with lock:
-                no_answer += 1
-                if no_answer >= NO_ANSWER_LIMIT and not stop.is_set():
-                    stopped_reason = stopped_reason or (
-                        f"stopped: HubSpot did not answer {no_answer} messages in a row through every retry "
-                        f"(last: {exc})"
-                    )
-                    stop.set()
-            return _error_outcome(decision, exc)
-        except Exception as exc:
-            # Whatever went wrong, the message gets its row and the batch goes on: an outcome is never lost.
-            return _outcome(decision, Outcome.ERROR, f"unexpected {type(exc).__name__}: {exc}")
-        if no_answer:
-            with lock:
-                no_answer = 0
-        return outcome
-
-    def work(decision: Decision | None, *, only_this: bool = False) -> None:
-        """Act on ``decision`` (or the plan's next), then on the plan's next ones until it is used up."""
-        nonlocal stopped_reason
-        try:
-            if decision is None:
-                with lock:
-                    decision = take()
-            while decision is not None:
-                outcome = act(decision)
-                with lock:
-                    record(outcome)
-                    decision = None  # recorded: from here on an exception must not record it again
-                    if not only_this:
-                        decision = take()
-        except BaseException as exc:  # the sink or plan failed, or the task was interrupted (timeout, signal)
-            stop.set()  # the other threads must not send what could no longer be recorded
-            failures.append(exc)
-            with contextlib.suppress(BaseException), lock:
-                stopped_reason = stopped_reason or f"stopped: the run was interrupted ({type(exc).__name__})"
-                if decision is not None:  # taken, maybe sent, never recorded: it gets its row
-                    record(
-                        _outcome(
-                            decision,
-                            Outcome.ERROR,
-                            f"{stopped_reason} while this message was being handled; HubSpot may or may not show "
-                            "it FAILED",
-                        )
-                    )
-
-    helpers: list[threading.Thread] = []
-    try:
-        # The first message alone: a refused credential or missing scope then costs one request, not one per thread.
-        work(None, only_this=True)
-        if not failures and not stop.is_set():
-            helpers = [
-                threading.Thread(target=work, args=(None,), name=f"hubspot-reconcile_{i}", daemon=True)
-                for i in range(max_concurrency - 1)
-            ]
-            for thread in helpers:
-                thread.start()
-        work(None)  # the rest (after a stop, take() records every remaining row as not attempted)
-        for thread in helpers:
-            thread.join()
-    except BaseException:
-        stop.set()  # interrupted while starting or joining the threads: they must stop sending
-        for thread in helpers:
-            if thread.is_alive():
-                thread.join()
-        raise
-    if failures:
-        raise failures[0]
-    if stop.is_set() and stopped_reason is None:
+    run = _BatchRun(
+        decisions, client, report=report, sink=sink, verify_status=verify_status, dry_run=dry_run, stop=stop
+    )
+    interrupt = _drive(run, max_concurrency)
+    if interrupt is not None:
+        raise interrupt
+    if run.failure is not None:
+        raise run.failure
+    if stop.is_set() and run.stopped_reason is None:
         # Stopped from outside (on_kill) with every row handled: rows cut short by the stop are not_attempted,
         # and the operator must fail instead of reporting success.
-        stopped_reason = "stopped: the task was killed"
-    return RunResult(time.monotonic() - started, stopped_reason, stopping_error)
+        run.stopped_reason = "stopped: the task was killed"
+    return RunResult(time.monotonic() - started, run.stopped_reason, run.stopping_error, run.unwritten, run.sink_error)
+
+
+def _drive(run: _BatchRun, max_concurrency: int) -> BaseException | None:
+    """Start the workers and wait until they are done; returns an interrupt of the calling thread, if any.
+
+    An interrupt can land anywhere here, also inside ``Thread.start``: the loop then simply goes on. Workers count
+    themselves (:meth:`_BatchRun.worker`), so a start whose thread did begin is never waited for in vain, and one
+    that did not is made again (an extra worker after a stop only records ``not_attempted`` rows). No
+    ``Thread.join``: on Python 3.11 an exception raised into it can mark a running thread as stopped.
+    """
+    interrupt: BaseException | None = None
+    spawned = 0
+    first_phase = True  # the first message alone: a refused credential then costs one request, not one per thread
+    while True:
+        try:
+            wanted = 1 if first_phase else 1 + (max_concurrency if not run.stop.is_set() else 1)
+            while spawned < wanted:
+                threading.Thread(
+                    target=run.worker, args=(first_phase,), name=f"hubspot-reconcile_{spawned}", daemon=True
+                ).start()
+                spawned += 1
+            with run.changed:
+                while run.workers_seen < spawned or run.workers_running:
+                    run.changed.wait(_JOIN_POLL)
+            if not first_phase:
+                return interrupt
+            first_phase = False
+        except BaseException as exc:  # raised in this (the main) thread only: timeout, Ctrl-C
+            interrupt = interrupt or exc
+            run.interrupted(exc)
 
 
 def _stop_reason(exc: HubSpotChannelsError) -> str:

@@ -181,6 +181,7 @@ def test_a_patch_resent_after_a_5xx_is_flagged_in_the_report(hubspot_conn, monke
         operator(batch, report_path=str(report), verify_status=False).execute(CONTEXT)
     (row,) = [json.loads(line) for line in report.read_text().splitlines()]
     assert row["outcome"] == "marked_failed" and REPEATED_WRITE_NOTE in row["reason"]
+    assert row["attempts"] == 2  # HTTP requests, not client calls: the 503 and the PATCH that landed
 
 
 def test_errors_and_invalid_records_in_one_batch_fail_retryably_naming_both(hubspot_conn, monkeypatch):
@@ -202,3 +203,48 @@ def test_errors_and_invalid_records_in_one_batch_fail_retryably_naming_both(hubs
     assert not isinstance(info.value, AirflowFailException)
     assert "1 messages ended in error" in str(info.value) and "1 records were invalid" in str(info.value)
     assert "created_at" in str(info.value)
+
+
+def test_a_refused_write_fails_the_task_for_good_and_the_rest_is_processed(monkeypatch, tmp_path):
+    # A 400 answers the same on every retry: the task must not be retried into the same refusal (and the store's
+    # write-back downstream must get its report). Strict transitions refuse changing a READ message with 400.
+    from airflow_provider_hubspot_channels.simulator import HubSpotSimulator
+    from tests.conftest import connection_json
+
+    with HubSpotSimulator(strict_transitions=True) as sim:
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_HUBSPOT_CHANNELS_DEFAULT", connection_json(sim.base_url, password=sim.access_token)
+        )
+        sim.add_message(1001, "read-1", created_at=iso(60), status_type="READ")
+        sim.add_message(1001, "ok-1", created_at=iso(60))
+        batch = [{"channel_id": 1001, "message_id": m, "created_at": iso(60)} for m in ("read-1", "ok-1")]
+        report = tmp_path / "r.jsonl"
+        with pytest.raises(AirflowFailException, match="HubSpot refused 1 writes") as info:
+            operator(batch, verify_status=False, report_path=str(report)).execute(CONTEXT)
+        assert sim.get_message(1001, "ok-1")["status"]["statusType"] == "FAILED"
+    assert "correlationId" in str(info.value)
+    rows = {row["message_id"]: row for row in map(json.loads, report.read_text().splitlines())}
+    assert rows["read-1"]["outcome"] == "refused" and rows["ok-1"]["outcome"] == "marked_failed"
+
+
+@pytest.mark.parametrize("verify_status", [True, False])
+def test_the_failure_text_says_what_a_retry_does_with_the_settings_in_use(hubspot_conn, monkeypatch, verify_status):
+    # Without verification a retry PATCHes everything again and would overwrite a READ: never call that "safe".
+    from airflow_provider_hubspot_channels.simulator import FaultConfig, HubSpotSimulator
+    from tests.conftest import connection_json
+
+    faults = FaultConfig(script=("503",) * 30, only_paths=("*/messages/err-*",))
+    with HubSpotSimulator(faults=faults) as sim:
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_HUBSPOT_CHANNELS_DEFAULT",
+            connection_json(sim.base_url, password=sim.access_token, max_retries=0),
+        )
+        sim.add_message(1001, "err-1", created_at=iso(60))
+        batch = [{"channel_id": 1001, "message_id": "err-1", "created_at": iso(60)}]
+        with pytest.raises(AirflowException) as info:
+            operator(batch, verify_status=verify_status).execute(CONTEXT)
+    text = str(info.value)
+    if verify_status:
+        assert "retry of this task is safe" in text
+    else:
+        assert "safe" not in text.replace("safely", "") and "overwritten" in text

@@ -111,19 +111,24 @@ def test_persistent_cut_offs_end_in_a_typed_error():
 def test_an_unexpected_failure_of_one_message_never_loses_another_outcome():
     from datetime import datetime, timedelta, timezone
 
+    from airflow_provider_hubspot_channels.client import Answer
+
     class Flaky:
         """A status client whose call for one message fails in a way no client error describes."""
 
-        def get_message(self, channel_id, message_id):
-            return {"id": message_id}
+        def read_message(self, channel_id, message_id):
+            return Answer({"id": message_id}, requests=1, unanswered=0)
 
-        def update_message_status(self, channel_id, message_id, status_type, error_message=None):
-            if message_id == "m-3":
+        def write_status(self, update):
+            if update.message_id == "m-3":
                 raise RuntimeError("boom")
-            return {"id": message_id}
+            return Answer({"id": update.message_id}, requests=1, unanswered=0)
 
-        def unanswered_attempts(self):
-            return 0
+        def redact(self, text):
+            return text
+
+        def stop(self):
+            pass
 
     now = datetime(2026, 11, 24, 12, tzinfo=timezone.utc)
     batch = [{"channel_id": 1, "message_id": f"m-{i}", "created_at": "2026-11-24T10:00:00Z"} for i in range(8)]

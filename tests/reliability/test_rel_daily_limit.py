@@ -64,3 +64,23 @@ def test_after_a_daily_429_the_client_sends_nothing_more():
             with pytest.raises(HubSpotDailyLimitError, match="not sent"):
                 client.update_message_status(1001, "m-1", "FAILED", "x")
         assert len(settled_log(sim, expected=3)) == 3
+
+
+def test_a_patch_that_landed_before_the_daily_limit_is_not_reported_as_not_attempted(monkeypatch, tmp_path):
+    # The PATCH is applied but its answer is lost; its retry meets 429 DAILY. HubSpot shows FAILED, so the row must
+    # not say "not attempted" (the store would then treat the message as untouched).
+    from airflow_provider_hubspot_channels.simulator import FaultConfig
+
+    faults = FaultConfig(script=("reset_after",), only_methods=frozenset({"PATCH"}))
+    with HubSpotSimulator(daily_limit=1, faults=faults) as sim:
+        sim.add_message(1001, "m-1", created_at="2026-11-24T10:00:00Z")
+        use_connection(monkeypatch, sim, timeout=2)
+        report = tmp_path / "report.jsonl"
+        records = [{"channel_id": 1001, "message_id": "m-1", "created_at": "2026-11-24T10:00:00Z"}]
+        with pytest.raises(AirflowFailException, match="daily request limit"):
+            reconcile(records, report_path=str(report), verify_status=False).execute(
+                {"data_interval_end": NOW, "logical_date": NOW}
+            )
+        assert sim.get_message(1001, "m-1")["status"]["statusType"] == "FAILED"
+    (row,) = [json.loads(line) for line in report.read_text().splitlines()]
+    assert row["outcome"] == "error" and "may show FAILED" in row["reason"] and row["attempts"] == 2

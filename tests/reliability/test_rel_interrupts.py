@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import signal
 import threading
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -23,7 +25,32 @@ def batch(count: int) -> list[dict[str, Any]]:
     return [{"channel_id": 1, "message_id": f"m-{i}", "created_at": "2026-11-24T10:00:00Z"} for i in range(count)]
 
 
-class Client:
+@dataclass(frozen=True)
+class Answer:
+    """What the client's calls return (the runner reads these three fields)."""
+
+    body: dict[str, Any] = field(default_factory=dict)
+    requests: int = 1
+    unanswered: int = 0
+
+
+class StatusClient:
+    """The runner's side of the client without HTTP: answers every call at once."""
+
+    def read_message(self, channel_id: int | str, message_id: str) -> Answer:
+        return Answer({"id": message_id})
+
+    def write_status(self, update: Any) -> Answer:
+        return Answer({"id": update.message_id})
+
+    def redact(self, text: str) -> str:
+        return text
+
+    def stop(self) -> None:
+        pass
+
+
+class Client(StatusClient):
     """A status client that raises ``Interrupted`` on one message and counts the calls."""
 
     def __init__(self, interrupt_on: str) -> None:
@@ -31,20 +58,12 @@ class Client:
         self.calls: list[str] = []
         self.lock = threading.Lock()
 
-    def get_message(self, channel_id: int | str, message_id: str) -> dict[str, Any]:
-        return {"id": message_id}
-
-    def update_message_status(
-        self, channel_id: int | str, message_id: str, status_type: str, error_message: str | None = None
-    ) -> dict[str, Any]:
+    def write_status(self, update: Any) -> Answer:
         with self.lock:
-            self.calls.append(message_id)
-        if message_id == self.interrupt_on:
+            self.calls.append(update.message_id)
+        if update.message_id == self.interrupt_on:
             raise Interrupted
-        return {"id": message_id}
-
-    def unanswered_attempts(self) -> int:
-        return 0
+        return Answer({"id": update.message_id})
 
 
 def run(client: Any, count: int, max_concurrency: int = 4) -> tuple[list[Any], RunReport]:
@@ -64,7 +83,7 @@ def test_an_interrupt_re_raises_after_every_row_got_its_outcome(interrupt_on: st
     rows, report = run(client, 20)
     assert sorted(row.index for row in rows) == list(range(20))  # one row each, none twice
     (interrupted,) = [row for row in rows if row.message_id == interrupt_on]
-    assert interrupted.outcome is Outcome.ERROR and "interrupted (Interrupted)" in interrupted.reason
+    assert interrupted.outcome is Outcome.ERROR and "failed (Interrupted)" in interrupted.reason
     # Nothing new is sent once the interrupt is seen: only messages already taken by a thread may still go.
     assert len(client.calls) <= client.calls.index(interrupt_on) + 4
     not_attempted = [row for row in rows if row.outcome is Outcome.NOT_ATTEMPTED]
@@ -78,19 +97,13 @@ def test_a_kill_after_the_plan_is_used_up_still_reports_the_batch_as_stopped() -
     stop = threading.Event()
     in_flight = threading.Barrier(4 + 1)
 
-    class Stoppable:
-        def get_message(self, channel_id: int | str, message_id: str) -> dict[str, Any]:
-            return {"id": message_id}
-
-        def update_message_status(self, channel_id: int | str, message_id: str, *args: Any) -> dict[str, Any]:
-            if message_id == "m-0":
-                return {"id": message_id}
+    class Stoppable(StatusClient):
+        def write_status(self, update: Any) -> Answer:
+            if update.message_id == "m-0":
+                return Answer({"id": update.message_id})
             in_flight.wait(timeout=10)
             stop.wait(timeout=10)
             raise ClientStoppedError("stopped")
-
-        def unanswered_attempts(self) -> int:
-            return 0
 
     def kill() -> None:
         in_flight.wait(timeout=10)  # the four last messages are in flight and the plan is used up
@@ -111,3 +124,83 @@ def test_a_kill_after_the_plan_is_used_up_still_reports_the_batch_as_stopped() -
     killer.join(10)
     assert result.stopped_reason is not None and "killed" in result.stopped_reason
     assert report.counts[Outcome.NOT_ATTEMPTED.value] == 4 and report.counts[Outcome.MARKED_FAILED.value] == 1
+
+
+@pytest.mark.parametrize("after_ms", [1, 3, 7, 15, 30])
+def test_an_interrupt_of_the_calling_thread_anywhere_leaves_one_row_per_record(after_ms: int) -> None:
+    # Airflow's execution timeout raises in the main thread between any two bytecodes: inside the lazy plan (which
+    # would finish the generator and lose every later row), between counting a row and writing it, or while waiting.
+    count = 4000
+    rows: list[Any] = []
+    report = RunReport()
+    stop = threading.Event()
+    decisions = plan(batch(count), StalenessPolicy(timedelta(minutes=15), NOW))
+    previous = signal.signal(signal.SIGALRM, _raise_interrupted)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, after_ms / 1000)
+        with pytest.raises(Interrupted):
+            run_plan(iter(decisions), StatusClient(), report=report, sink=rows.append, verify_status=False, stop=stop)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert sorted(row.index for row in rows) == list(range(count))  # every record once, none twice
+    assert report.total == count
+    assert report.counts[Outcome.MARKED_FAILED.value] + report.counts[Outcome.NOT_ATTEMPTED.value] == count
+    assert all("interrupted (Interrupted)" in row.reason for row in rows if row.outcome is Outcome.NOT_ATTEMPTED)
+    assert stop.is_set()
+
+
+def _raise_interrupted(signum: int, frame: Any) -> None:
+    raise Interrupted
+
+
+def test_a_sink_that_fails_loses_its_line_never_the_batch() -> None:
+    # A report row that cannot be written (disk full, an unencodable text) must not stop the reconciliation.
+    written: list[Any] = []
+
+    def sink(outcome: Any) -> None:
+        if outcome.index in (3, 11):
+            raise UnicodeEncodeError("utf-8", "\ud83d", 0, 1, "surrogates not allowed")
+        written.append(outcome)
+
+    report = RunReport()
+    result = run_plan(
+        plan(batch(20), StalenessPolicy(timedelta(minutes=15), NOW)),
+        StatusClient(),
+        report=report,
+        sink=sink,
+        verify_status=False,
+    )
+    assert result.stopped_reason is None and result.unwritten_rows == 2
+    assert result.sink_error is not None and "UnicodeEncodeError" in result.sink_error
+    assert report.counts[Outcome.MARKED_FAILED.value] == 20 and len(written) == 18
+
+
+def test_a_failing_plan_names_itself_not_a_kill() -> None:
+    # The plan is the domain's; if it ever raised, the stop must say so instead of blaming a kill.
+    def broken_plan() -> Any:
+        yield from plan(batch(3), StalenessPolicy(timedelta(minutes=15), NOW))
+        raise RuntimeError("the plan broke")
+
+    rows: list[Any] = []
+    with pytest.raises(RuntimeError):
+        run_plan(broken_plan(), StatusClient(), report=RunReport(), sink=rows.append, verify_status=False)
+    assert len(rows) == 3 and not any("killed" in row.reason for row in rows)
+
+
+def test_a_patch_answered_with_read_is_not_reported_as_marked_failed() -> None:
+    # HubSpot may keep READ and answer the PATCH with it (its transition rules are undocumented): say so.
+    class KeepsRead(StatusClient):
+        def write_status(self, update: Any) -> Answer:
+            return Answer({"id": update.message_id, "status": {"statusType": "READ"}})
+
+    rows: list[Any] = []
+    run_plan(
+        plan(batch(2), StalenessPolicy(timedelta(minutes=15), NOW)),
+        KeepsRead(),
+        report=RunReport(),
+        sink=rows.append,
+        verify_status=False,
+    )
+    assert {row.outcome for row in rows} == {Outcome.SKIPPED_TERMINAL_IN_HUBSPOT}
+    assert all("keeps READ" in row.reason for row in rows)
