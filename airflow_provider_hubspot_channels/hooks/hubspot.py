@@ -25,7 +25,9 @@ from airflow_provider_hubspot_channels.client import (
     InvalidInputError,
 )
 from airflow_provider_hubspot_channels.client.config import DEFAULT_BASE_URL, is_loopback
+from airflow_provider_hubspot_channels.client.secrets import secret_forms, validate_secret
 from airflow_provider_hubspot_channels.get_provider_info import CONN_FIELDS, CONN_TYPE, UI_FIELD_BEHAVIOUR
+from airflow_provider_hubspot_channels.hooks.rotation import newest_refresh_token, store_rotated_refresh_token
 from airflow_provider_hubspot_channels.validation import validate_channel_id
 
 
@@ -128,6 +130,12 @@ def settings_from_connection(
             "the connection has no access token and no OAuth refresh settings",
             "put an access token in the password field, or set client_id, client_secret and refresh_token",
         )
+    # A wrapped secret (a line break from a secrets backend) would reach http.client, whose error quotes the header;
+    # refused here, naming the field, never the value. Outer whitespace is stripped.
+    if given:
+        oauth = {name: validate_secret(value, field=name) for name, value in oauth.items()}
+    elif token is not None:
+        token = validate_secret(token, field="password")
     channel = _extra(extras, "channel_id")
     return ConnectionSettings(
         config=config,
@@ -196,18 +204,18 @@ class HubSpotChannelsHook(BaseHook):
     def connection_settings(self) -> ConnectionSettings:
         """Read the Connection and validate it (no request is sent)."""
         conn = self.get_connection(self.hubspot_conn_id)
+        extras = conn.extra_dejson
+        # Every form a secret can take in text, as stored (a wrapped one too), before anything can fail with it.
+        for secret in (conn.password, _extra(extras, "client_secret"), _extra(extras, "refresh_token")):
+            if isinstance(secret, str):
+                for form in secret_forms(secret) | secret_forms(secret.strip()):
+                    mask_secret(form)
         try:
-            settings = settings_from_connection(
-                host=conn.host, port=conn.port, password=conn.password, extras=conn.extra_dejson
-            )
+            return settings_from_connection(host=conn.host, port=conn.port, password=conn.password, extras=extras)
         except InvalidInputError as exc:
             raise InvalidInputError(
                 f"connection '{self.hubspot_conn_id}' field {exc.field}", exc.problem, exc.fix
             ) from None
-        for secret in (conn.password, settings.client_secret, settings.refresh_token):
-            if secret:
-                mask_secret(secret)
-        return settings
 
     @cached_property
     def client(self) -> HubSpotChannelsClient:
@@ -219,13 +227,26 @@ class HubSpotChannelsHook(BaseHook):
         return client
 
     def _client_for(self, settings: ConnectionSettings, config: ClientConfig) -> HubSpotChannelsClient:
+        configured = settings.refresh_token
+        refresh_token = configured
+        if configured is not None:
+            # A refresh token HubSpot rotated in an earlier run (hooks/rotation.py), while it descends from this one.
+            refresh_token = newest_refresh_token(self.hubspot_conn_id, configured)
+            if refresh_token != configured:
+                mask_secret(refresh_token)
+
+        def keep_rotated(rotated: str) -> None:
+            if configured is not None:
+                store_rotated_refresh_token(self.hubspot_conn_id, configured, rotated)
+
         return HubSpotChannelsClient(
             config=config,
             access_token=settings.access_token,
             client_id=settings.client_id,
             client_secret=settings.client_secret,
-            refresh_token=settings.refresh_token,
+            refresh_token=refresh_token,
             on_new_token=mask_secret,
+            on_refresh_token_rotated=keep_rotated,
             pool_size=self.pool_size,
         )
 
@@ -259,10 +280,6 @@ class HubSpotChannelsHook(BaseHook):
         :param error_message: what agents see for FAILED.
         """
         return self.client.update_message_status(channel_id, message_id, status_type, error_message)
-
-    def unanswered_attempts(self) -> int:
-        """See :meth:`HubSpotChannelsClient.unanswered_attempts` (0 before the client is built)."""
-        return self.client.unanswered_attempts() if "client" in self.__dict__ else 0
 
     def publish_message(self, channel_id: int | str, **message: Any) -> dict[str, Any]:
         """See :meth:`HubSpotChannelsClient.publish_message` for the keyword arguments.
@@ -315,8 +332,10 @@ class HubSpotChannelsHook(BaseHook):
         except HubSpotChannelsError as exc:
             return False, str(exc)
         except Exception as exc:
-            # The test button must answer, never crash the worker; the type tells what kind of failure it was.
-            return False, f"{type(exc).__name__}: {exc}"
+            # The test button must answer, never crash the worker; the type tells what kind of failure it was. The
+            # text of an exception from below may hold a header value: redacted like every text the client builds.
+            text = f"{type(exc).__name__}: {exc}"
+            return False, client.redact(text) if client is not None else text
         finally:
             if client is not None:
                 client.close()

@@ -179,3 +179,42 @@ def test_the_leak_check_itself_finds_a_leak():
     outputs.add({"summary": "Bearer sim-at-abcdef"})
     with pytest.raises(AssertionError, match="secrets leaked"):
         outputs.assert_free_of({"sim-at-abcdef"})
+
+
+def encodings(secret: str) -> set[str]:
+    """Every form a secret can take in text: raw, repr/escaped, JSON-escaped, URL-encoded, and its pieces."""
+    from urllib.parse import quote, quote_plus
+
+    forms = {secret, repr(secret)[1:-1], json.dumps(secret)[1:-1], quote(secret), quote_plus(secret)}
+    forms |= {piece for piece in secret.replace("\r", "\n").split("\n") if len(piece) >= 8}
+    return forms
+
+
+@pytest.mark.parametrize("wrap", ["\n", "\r\n", " ", "\t"])
+def test_a_wrapped_token_is_refused_by_field_and_never_shown(outputs, monkeypatch, tmp_path: Path, wrap):
+    # A secret wrapped by a secrets backend or an environment file: http.client refuses the header, and its
+    # ValueError holds the token with an escaped line break that no masker registered with the real one matches.
+    with HubSpotSimulator() as sim:
+        sim.add_message(1001, "m-1", created_at="2026-11-24T10:00:00Z")
+        token = sim.access_token
+        wrapped = token[:20] + wrap + token[20:]
+        monkeypatch.setenv(CONN_ENV, connection_json(sim.base_url, password=wrapped, channel_id=1001))
+        records = [{"channel_id": 1001, "message_id": "m-1", "created_at": "2026-11-24T10:00:00Z"}]
+        report = tmp_path / "r.jsonl"
+        failure = run_and_capture(outputs, reconcile(records, report_path=str(report)), {"data_interval_end": NOW})
+        ok, message = HubSpotChannelsHook().test_connection()
+        outputs.add(message)
+        if report.exists():
+            outputs.add(report.read_text())
+        assert sim.request_log == []  # refused before any request
+    assert isinstance(failure, AirflowException) and "password" in str(failure)
+    assert not ok and "password" in message
+    outputs.assert_free_of(encodings(wrapped))
+
+
+def test_outer_whitespace_around_a_token_is_stripped(monkeypatch):
+    # A trailing newline from `echo token > file` is a copy-paste habit, not a different token.
+    with HubSpotSimulator() as sim:
+        monkeypatch.setenv(CONN_ENV, connection_json(sim.base_url, password=f"  {sim.access_token}\n", channel_id=1001))
+        ok, message = HubSpotChannelsHook().test_connection()
+    assert ok, message
