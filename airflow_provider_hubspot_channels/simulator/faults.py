@@ -6,6 +6,8 @@ Kinds (strings, usable in :attr:`FaultConfig.script`):
 * ``"423"``: 423 Locked in HubSpot's ``Error`` shape.
 * ``"500"``, ``"502"``, ``"503"``, ``"504"``: JSON error in HubSpot's shape; ``"500_html"`` ... ``"504_html"`` answer
   an HTML gateway page instead (probabilistic 5xx pick HTML with probability ``html_share``).
+* ``"400"`` (script only): 400 ``VALIDATION_ERROR`` for a rule HubSpot does not document: a refusal that repeats on
+  every retry, answered before the request touches any state.
 * ``"reset"``: the connection is dropped (TCP reset) before anything is processed or answered.
 * ``"reset_after"``: the request is processed in full (a PATCH lands) and then the connection is dropped without an
   answer. This models a write that succeeded "in flight" while the client saw a network error.
@@ -32,7 +34,9 @@ from .responses import Reply, error_reply, html_reply, rate_limit_reply
 
 ERROR_KINDS = ("429", "423", "500", "502", "503", "504")
 HTML_KINDS = ("500_html", "502_html", "503_html", "504_html")
-FAULT_KINDS: tuple[str, ...] = (*ERROR_KINDS, *HTML_KINDS, "reset", "reset_after", "slow")
+#: Kinds only a script injects: refusals are not weather, so they have no probability.
+SCRIPT_ONLY_KINDS = ("400",)
+FAULT_KINDS: tuple[str, ...] = (*ERROR_KINDS, *SCRIPT_ONLY_KINDS, *HTML_KINDS, "reset", "reset_after", "slow")
 
 # Order in which probabilities are laid out on [0, 1); part of the determinism contract.
 _PROBABILITY_ORDER = ("429", "423", "500", "502", "503", "504", "reset", "reset_after", "slow")
@@ -232,6 +236,10 @@ def fault_reply(kind: str, config: FaultConfig, rate_headers: Sequence[tuple[str
             "LOCKED",
             "The resource is locked by a concurrent operation. Wait at least 2 seconds and retry.",
             headers=[*rate_headers, *retry],
+        )
+    if kind == "400":
+        return error_reply(
+            400, "VALIDATION_ERROR", "The request was refused by a validation rule.", headers=rate_headers
         )
     if kind.endswith("_html"):
         return html_reply(int(kind[:3]))

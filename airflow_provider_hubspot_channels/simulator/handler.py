@@ -21,7 +21,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 
 from . import api
-from .faults import ERROR_KINDS, HTML_KINDS, FaultPlan, LatencyModel, fault_reply
+from .faults import ERROR_KINDS, HTML_KINDS, SCRIPT_ONLY_KINDS, FaultPlan, LatencyModel, fault_reply
 from .metrics import Metrics, RequestLogEntry
 from .responses import Reply, error_reply, validation_error
 
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from .server import SimulatorHTTPServer
 
 _REASONS = {s.value: s.phrase for s in HTTPStatus}
-_ANSWERED_FAULTS = frozenset(ERROR_KINDS + HTML_KINDS)
+_ANSWERED_FAULTS = frozenset(ERROR_KINDS + SCRIPT_ONLY_KINDS + HTML_KINDS)
 _date_cache: tuple[int, str] = (0, "")
 
 

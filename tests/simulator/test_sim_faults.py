@@ -15,7 +15,7 @@ from airflow_provider_hubspot_channels.simulator import FAULT_KINDS, FaultConfig
 from airflow_provider_hubspot_channels.simulator.faults import FaultPlan, LatencyModel, parse_script
 from tests.openapi_contract import assert_response, spec_dir
 
-JSON_STATUSES = {"423": 423, "500": 500, "502": 502, "503": 503, "504": 504}
+JSON_STATUSES = {"400": 400, "423": 423, "500": 500, "502": 502, "503": 503, "504": 504}
 
 
 def _patch(api: Api, message_id: str = "m", status: str = "READ", **kwargs: Any) -> requests.Response:
