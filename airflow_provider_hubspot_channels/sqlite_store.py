@@ -160,6 +160,7 @@ SETTLED_OUTCOMES: dict[str, str | None] = {
     "marked_failed": "failed",
     "skipped_terminal_in_hubspot": None,
     "not_found": None,
+    "refused": None,
 }
 
 
@@ -173,6 +174,8 @@ def record_outcomes(path: str | Path, report_path: str | Path) -> dict[str, int]
     * ``not_found`` (HubSpot does not know the message): ``delivery_status`` is kept (``pending``). Retrying would
       cost one GET per run for every such message, for ever; find them later with
       ``delivery_status = 'pending' AND reconciled_at IS NOT NULL``.
+    * ``refused`` (HubSpot refused the write with a final answer such as 400): kept ``pending`` like ``not_found``.
+      The run that met the refusal failed and named it; loading the message again would fail every later run.
 
     Every other outcome (not stale yet, dry run, errors, ...) leaves the row as it is, for the next run.
 

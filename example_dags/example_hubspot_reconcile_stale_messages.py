@@ -47,6 +47,7 @@ def example_hubspot_reconcile_stale_messages() -> None:
         return load_pending(params["store_path"], created_at_or_before=data_interval_end)
 
     batch = load_batch()
+    report_path = REPORTS + "/{{ dag.dag_id }}/{{ run_id | replace(':', '_') }}.jsonl"
     reconcile = ReconcileStaleMessagesOperator(
         task_id="reconcile",
         messages=batch,
@@ -54,17 +55,19 @@ def example_hubspot_reconcile_stale_messages() -> None:
         dry_run="{{ params.dry_run }}",
         verify_status=True,
         max_concurrency=4,
-        report_path=REPORTS + "/{{ dag.dag_id }}/{{ run_id | replace(':', '_') }}.jsonl",
+        report_path=report_path,
     )
 
-    @task
-    def write_back(summary: dict[str, Any], params: dict[str, Any]) -> dict[str, int]:
+    # all_done: a reconcile that fails (refused writes, invalid records, a stop) still wrote the rows it settled, and
+    # they must be written back, or the next run repeats them; only a run without a report has nothing to settle.
+    @task(trigger_rule="all_done")
+    def write_back(report: str, params: dict[str, Any]) -> dict[str, int]:
         """Settle the messages this run handled in the store."""
-        if summary["dry_run"]:
+        if params["dry_run"] or not os.path.exists(report):
             return {}
-        return record_outcomes(params["store_path"], summary["report_path"])
+        return record_outcomes(params["store_path"], report)
 
-    write_back(reconcile.output)
+    reconcile >> write_back(report_path)
 
 
 example_hubspot_reconcile_stale_messages()

@@ -97,6 +97,30 @@ def test_scheduled_reconcile_dag_marks_stale_and_writes_back(airflow_db, simulat
     assert rows["ghost-1"][0] == "pending" and rows["ghost-1"][1]
 
 
+def test_a_refused_write_fails_the_run_once_and_the_rest_is_still_written_back(
+    airflow_db, simulator, hubspot_conn, fresh_store
+):
+    # HubSpot refuses one PATCH for good (400): the reconcile task fails without retries, yet the messages it did
+    # settle are written back, and the refused one is not loaded again (it would fail every later run).
+    from airflow_provider_hubspot_channels.simulator import FaultConfig
+    from airflow_provider_hubspot_channels.sqlite_store import load_pending
+
+    end = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
+    seed(simulator, fresh_store, [("stale-1", 30, "pending", None), ("refused-1", 30, "pending", None)], end=end)
+    simulator.set_faults(FaultConfig(script=("400",), only_methods=frozenset({"PATCH"}), only_paths=("*/refused-1",)))
+    dag_run = get_dag("example_hubspot_reconcile_stale_messages").test(logical_date=end)
+    states = task_states(dag_run)
+    assert states["reconcile"] == "failed" and states["write_back"] == "success", states
+    assert simulator.get_message(1001, "stale-1")["status"]["statusType"] == "FAILED"
+    with connect(fresh_store) as db:
+        rows = {
+            r["message_id"]: (r["delivery_status"], r["reconciled_at"])
+            for r in db.execute("SELECT * FROM outgoing_messages")
+        }
+    assert rows["stale-1"][0] == "failed" and rows["refused-1"][0] == "pending" and rows["refused-1"][1]
+    assert load_pending(fresh_store, created_at_or_before=end) == []
+
+
 def test_backfill_dag_handles_exactly_its_window(airflow_db, simulator, hubspot_conn, fresh_store):
     start = datetime(2026, 11, 20, 3, 0, tzinfo=timezone.utc)
     end = start + timedelta(hours=1)
