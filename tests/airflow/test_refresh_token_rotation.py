@@ -36,9 +36,9 @@ def test_runs_after_a_rotation_use_the_newest_refresh_token(airflow_db, monkeypa
             assert sim.get_message(1001, message_id)["status"]["statusType"] == "SENT"
         assert sim.token_requests == 3
     # The test process is no task: the Task SDK's Variable cannot read the store here, the ORM can.
-    from airflow.models import Variable as StoredVariable  # noqa: AIR311
+    from airflow.models import Variable as StoredVariable
 
-    stored = json.loads(StoredVariable.get(variable_key("hubspot_channels_default")))
+    stored = json.loads(StoredVariable.get(variable_key("hubspot_channels_default")))  # noqa: AIR311
     assert stored["origin"] == fingerprint(configured) and stored["refresh_token"] not in (configured, None)
 
 
