@@ -21,6 +21,25 @@ INBOX_ID = 3001
 TIMEOUT = 10.0
 
 
+def message_egg(timestamp: str = "2026-03-01T12:00:00.000Z", **overrides: Any) -> dict[str, Any]:
+    """A valid publish body (``ChannelIntegrationMessageEgg``) of an outgoing message, with fields overridden.
+
+    :param timestamp: the message's time.
+    :param overrides: body fields to replace or add.
+    """
+    egg: dict[str, Any] = {
+        "text": "hello",
+        "messageDirection": "OUTGOING",
+        "channelAccountId": str(ACCOUNT),
+        "senders": [],
+        "recipients": [{"deliveryIdentifier": {"type": "HS_PHONE_NUMBER", "value": "+15557770001"}}],
+        "attachments": [],
+        "timestamp": timestamp,
+    }
+    egg.update(overrides)
+    return egg
+
+
 def message_path(message_id: str, channel: int | str = CHANNEL, prefix: str = CC) -> str:
     """Path of one message, the id percent-encoded as a client must.
 

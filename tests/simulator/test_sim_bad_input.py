@@ -12,25 +12,11 @@ from http.client import HTTPResponse
 from typing import Any
 
 import pytest
-from sim_helpers import ACCOUNT, CC, CHANNEL, INBOX, Api, error_of, message_path
+from sim_helpers import CC, CHANNEL, INBOX, Api, error_of, message_egg, message_path
 
 from airflow_provider_hubspot_channels.simulator import HubSpotSimulator
 
 LONE = '"half an emoji \\ud83d"'  # JSON text: a valid escape that decodes to a lone surrogate
-
-
-def _egg(**overrides: Any) -> dict[str, Any]:
-    egg: dict[str, Any] = {
-        "text": "hello",
-        "messageDirection": "OUTGOING",
-        "channelAccountId": str(ACCOUNT),
-        "senders": [],
-        "recipients": [{"deliveryIdentifier": {"type": "HS_PHONE_NUMBER", "value": "+15557770001"}}],
-        "attachments": [],
-        "timestamp": "2026-03-01T12:00:00.000Z",
-    }
-    egg.update(overrides)
-    return egg
 
 
 def _with_raw(document: dict[str, Any], pointer: str, raw_json: str) -> bytes:
@@ -70,7 +56,9 @@ def test_patch_with_lone_surrogate_error_message_is_400_and_changes_nothing(sim:
 
 @pytest.mark.parametrize("pointer", ["text", "richText", "senders/0/name", "recipients/0/deliveryIdentifier/value"])
 def test_publish_with_lone_surrogate_is_400_naming_the_field(sim: HubSpotSimulator, api: Api, pointer: str) -> None:
-    egg = _egg(senders=[{"deliveryIdentifier": {"type": "HS_PHONE_NUMBER", "value": "+15550102001"}, "name": "x"}])
+    egg = message_egg(
+        senders=[{"deliveryIdentifier": {"type": "HS_PHONE_NUMBER", "value": "+15550102001"}, "name": "x"}]
+    )
     before = sim.list_messages()
     answer = api.post(f"{CC}/{CHANNEL}/messages", data=_with_raw(egg, pointer, LONE))
     where = pointer.replace("/0/", "[0].").replace("/", ".")
@@ -214,7 +202,9 @@ def test_deeply_nested_body_is_400_not_500(sim: HubSpotSimulator, api: Api) -> N
 def test_participant_name_must_be_a_string(sim: HubSpotSimulator, api: Api, name: Any) -> None:
     sender = {"deliveryIdentifier": {"type": "HS_PHONE_NUMBER", "value": "+15550102001"}, "name": name}
     before = sim.list_messages()
-    _assert_validation_error(api.post(f"{CC}/{CHANNEL}/messages", json=_egg(senders=[sender])), "senders[0].name")
+    _assert_validation_error(
+        api.post(f"{CC}/{CHANNEL}/messages", json=message_egg(senders=[sender])), "senders[0].name"
+    )
     assert sim.list_messages() == before
 
 

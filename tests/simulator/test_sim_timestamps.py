@@ -5,32 +5,17 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timezone
-from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sim_helpers import ACCOUNT, CC, CHANNEL, INBOX, INBOX_ID, Api, error_of
+from sim_helpers import CC, CHANNEL, INBOX, INBOX_ID, Api, error_of, message_egg
 
 from airflow_provider_hubspot_channels.simulator import HubSpotSimulator
 from airflow_provider_hubspot_channels.simulator.timefmt import MAX_MS, MIN_MS, iso, parse_iso
 
 # RFC 3339 date-time as HubSpot writes it: four-digit year, milliseconds, Z.
 RFC3339_MS = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
-
-
-def _egg(timestamp: str, **overrides: Any) -> dict[str, Any]:
-    egg: dict[str, Any] = {
-        "text": "hello",
-        "messageDirection": "OUTGOING",
-        "channelAccountId": str(ACCOUNT),
-        "senders": [],
-        "recipients": [{"deliveryIdentifier": {"type": "HS_PHONE_NUMBER", "value": "+15557770001"}}],
-        "attachments": [],
-        "timestamp": timestamp,
-    }
-    egg.update(overrides)
-    return egg
 
 
 # ------------------------------------------------------------------------------------------------ years
@@ -66,7 +51,7 @@ def test_parse_iso_refuses_moments_outside_years_1_to_9999(text: str) -> None:
 
 
 def test_published_message_before_year_1000_comes_back_rfc3339(api: Api) -> None:
-    answer = api.post(f"{CC}/{CHANNEL}/messages", json=_egg("0999-12-31T23:59:59.999Z"))
+    answer = api.post(f"{CC}/{CHANNEL}/messages", json=message_egg("0999-12-31T23:59:59.999Z"))
     assert answer.status_code == 201, answer.text
     message = answer.json()
     assert message["createdAt"] == "0999-12-31T23:59:59.999Z"
@@ -76,7 +61,7 @@ def test_published_message_before_year_1000_comes_back_rfc3339(api: Api) -> None
 
 def test_timestamp_that_leaves_year_9999_in_utc_is_400_naming_timestamp(sim: HubSpotSimulator, api: Api) -> None:
     before = sim.list_messages()
-    answer = api.post(f"{CC}/{CHANNEL}/messages", json=_egg("9999-12-31T23:00:00-05:00"))
+    answer = api.post(f"{CC}/{CHANNEL}/messages", json=message_egg("9999-12-31T23:00:00-05:00"))
     assert answer.status_code == 400
     body = error_of(answer)
     assert body["category"] == "VALIDATION_ERROR"
@@ -88,7 +73,7 @@ def test_timestamp_that_leaves_year_9999_in_utc_is_400_naming_timestamp(sim: Hub
 
 
 def test_thread_timestamps_before_1970_are_exact(api: Api) -> None:
-    answer = api.post(f"{CC}/{CHANNEL}/messages", json=_egg("1969-07-20T20:17:40.000Z"))
+    answer = api.post(f"{CC}/{CHANNEL}/messages", json=message_egg("1969-07-20T20:17:40.000Z"))
     assert answer.status_code == 201, answer.text
     thread_id = answer.json()["conversationsThreadId"]
     threads = api.get(
