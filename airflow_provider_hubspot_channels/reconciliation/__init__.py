@@ -1,7 +1,8 @@
-"""The pure reconciliation domain: which unconfirmed messages to mark FAILED in HubSpot, and why.
+"""The pure reconciliation domain: what HubSpot is to show for each message, so it agrees with the integrator.
 
-No I/O, no Airflow, no HTTP: a batch comes in, :func:`plan` decides per message, the runner acts on the
-``MARK_FAILED`` decisions, and :class:`RunReport` sums up the outcomes.
+No I/O, no Airflow, no HTTP: a batch comes in, :func:`plan` (or :func:`iter_updates` for explicit status updates)
+decides per message, the runner acts on the ``WRITE`` decisions under the transition rules of :mod:`.transitions`,
+and :class:`RunReport` sums up the outcomes.
 
 Decisions, detailed in each module:
 
@@ -17,17 +18,9 @@ Decisions, detailed in each module:
 * The summary stays under 10 KB whatever the batch (:mod:`.report`).
 """
 
-from airflow_provider_hubspot_channels.reconciliation.decisions import (
-    TERMINAL_HUBSPOT_STATUSES,
-    Action,
-    Decision,
-    Outcome,
-    hubspot_status_type,
-    iter_plan,
-    outcome_after_lookup,
-    plan,
-)
+from airflow_provider_hubspot_channels.reconciliation.decisions import Action, Decision, Mode, iter_plan, plan
 from airflow_provider_hubspot_channels.reconciliation.explanation import (
+    DEFAULT_CARRIER_ERROR_MESSAGE_TEMPLATE,
     DEFAULT_ERROR_MESSAGE_TEMPLATE,
     TEMPLATE_FIELDS,
     describe_duration,
@@ -35,6 +28,7 @@ from airflow_provider_hubspot_channels.reconciliation.explanation import (
     render_error_message,
     validate_template,
 )
+from airflow_provider_hubspot_channels.reconciliation.outcomes import Outcome
 from airflow_provider_hubspot_channels.reconciliation.policy import StalenessPolicy
 from airflow_provider_hubspot_channels.reconciliation.records import (
     DeliveryStatus,
@@ -56,21 +50,40 @@ from airflow_provider_hubspot_channels.reconciliation.timestamps import (
     parse_reference_time,
     parse_timestamp,
 )
+from airflow_provider_hubspot_channels.reconciliation.transitions import (
+    DRY_RUN_TWINS,
+    WRITE_OUTCOMES,
+    Cause,
+    Target,
+    Verdict,
+    after_write,
+    hubspot_status_type,
+    judge,
+    write_outcome,
+)
+from airflow_provider_hubspot_channels.reconciliation.updates import iter_updates
 
 __all__ = [
+    "DEFAULT_CARRIER_ERROR_MESSAGE_TEMPLATE",
     "DEFAULT_ERROR_MESSAGE_TEMPLATE",
+    "DRY_RUN_TWINS",
     "SUMMARY_MAX_BYTES",
     "TEMPLATE_FIELDS",
-    "TERMINAL_HUBSPOT_STATUSES",
+    "WRITE_OUTCOMES",
     "Action",
+    "Cause",
     "Decision",
     "DeliveryStatus",
     "InvalidRecord",
     "MessageOutcome",
     "MessageRecord",
+    "Mode",
     "Outcome",
     "RunReport",
     "StalenessPolicy",
+    "Target",
+    "Verdict",
+    "after_write",
     "check_reference_time",
     "decision_outcome",
     "describe_duration",
@@ -78,7 +91,8 @@ __all__ = [
     "format_utc",
     "hubspot_status_type",
     "iter_plan",
-    "outcome_after_lookup",
+    "iter_updates",
+    "judge",
     "parse_batch",
     "parse_duration",
     "parse_record",
@@ -87,4 +101,5 @@ __all__ = [
     "plan",
     "render_error_message",
     "validate_template",
+    "write_outcome",
 ]

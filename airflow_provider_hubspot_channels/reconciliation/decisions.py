@@ -1,7 +1,11 @@
-"""Per-message decisions: which messages to mark FAILED in HubSpot and why every other one is skipped.
+"""Per-message decisions: what HubSpot is to show for each message, and why the others need nothing.
 
 :func:`plan` is pure: a batch and a policy in, one :class:`Decision` per input row out, in input order, so
-the outcome counts of a run always add up to the batch size.
+the outcome counts of a run always add up to the batch size. The target of a record (two-way mode):
+``read`` -> READ, ``delivered`` -> SENT, ``failed`` -> FAILED with the carrier's explanation, ``pending`` and
+stale -> FAILED with the SLA explanation, ``pending`` and fresh -> nothing. Stale-only mode leaves settled
+records alone. A record whose ``reported_status`` equals its target costs no request (``already_reported``).
+What HubSpot shows at the time is judged by the runner with :mod:`.transitions`.
 
 Decisions:
 
@@ -13,25 +17,26 @@ Decisions:
   real send; a redelivered webhook is recorded later), and context fields missing from the first row are
   taken from later ones.
 * Invalid rows become ``invalid`` decisions in place; the rest of the batch proceeds.
-* HubSpot's own ``SENT`` does not prove delivery (new outgoing messages may carry it before the integrator
-  reports), so only ``READ`` and ``FAILED`` in HubSpot stop a PATCH (:func:`outcome_after_lookup`).
+* A record whose bridge reported READ is never written again (READ is never changed), lookup or not.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import Enum
 from types import MappingProxyType
 from typing import Any
 
 from airflow_provider_hubspot_channels.reconciliation.explanation import (
+    DEFAULT_CARRIER_ERROR_MESSAGE_TEMPLATE,
     DEFAULT_ERROR_MESSAGE_TEMPLATE,
     describe_duration,
     render_error_message,
     validate_template,
 )
+from airflow_provider_hubspot_channels.reconciliation.outcomes import Outcome
 from airflow_provider_hubspot_channels.reconciliation.policy import StalenessPolicy
 from airflow_provider_hubspot_channels.reconciliation.records import (
     DeliveryStatus,
@@ -39,30 +44,24 @@ from airflow_provider_hubspot_channels.reconciliation.records import (
     MessageRecord,
     parse_batch,
 )
+from airflow_provider_hubspot_channels.reconciliation.transitions import Cause, Target
 
 
 class Action(str, Enum):
     """What the runner does with a message."""
 
-    MARK_FAILED = "mark_failed"
+    #: Tell HubSpot the decision's target (unless a lookup says otherwise).
+    WRITE = "write"
     SKIP = "skip"
 
 
-class Outcome(str, Enum):
-    """How a message ended in a run; every input row gets exactly one."""
+class Mode(str, Enum):
+    """Which disagreements a reconciliation fixes."""
 
-    MARKED_FAILED = "marked_failed"
-    WOULD_MARK_FAILED = "would_mark_failed"
-    SKIPPED_NOT_STALE = "skipped_not_stale"
-    SKIPPED_SETTLED = "skipped_settled"
-    SKIPPED_TERMINAL_IN_HUBSPOT = "skipped_terminal_in_hubspot"
-    SKIPPED_DUPLICATE = "skipped_duplicate"
-    NOT_FOUND = "not_found"
-    INVALID = "invalid"
-    #: HubSpot refused the write with a final answer (400, 409, 422, ...): a retry would be refused the same way.
-    REFUSED = "refused"
-    ERROR = "error"
-    NOT_ATTEMPTED = "not_attempted"
+    #: HubSpot converges to the integrator's record: receipts are reported, late ones correct a FAILED.
+    TWO_WAY = "two_way"
+    #: Only pending messages past their SLA become FAILED (``ReconcileStaleMessagesOperator``).
+    STALE_ONLY = "stale_only"
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,11 +71,12 @@ class Decision:
     :param index: position in the input batch.
     :param channel_id: the channel id as text (as given, for invalid rows), or None if missing.
     :param message_id: the message id as given, or None if missing.
-    :param action: ``MARK_FAILED`` (the runner PATCHes, unless a lookup says otherwise) or ``SKIP``.
-    :param outcome: the final outcome for ``SKIP``; None for ``MARK_FAILED`` until the runner acts.
+    :param action: ``WRITE`` (the runner PATCHes, unless a lookup says otherwise) or ``SKIP``.
+    :param outcome: the final outcome for ``SKIP``; None for ``WRITE`` until the runner acts.
     :param reason: a short human reason, e.g. ``fresh: 4 minutes old, SLA 15 minutes``.
-    :param error_message: the rendered explanation for ``MARK_FAILED``, else None.
-    :param record: the (merged) record, None for invalid rows.
+    :param target: what HubSpot is to show, for ``WRITE``; else None.
+    :param record: the (merged) record, None for invalid rows and explicit updates.
+    :param thread_id: HubSpot's thread of the message, if known (verify by thread).
     """
 
     index: int
@@ -85,38 +85,57 @@ class Decision:
     action: Action
     outcome: Outcome | None
     reason: str
-    error_message: str | None
-    record: MessageRecord | None
+    target: Target | None
+    record: MessageRecord | None = None
+    thread_id: str | None = None
+
+    @property
+    def error_message(self) -> str | None:
+        """The explanation agents will read, for a FAILED target."""
+        return self.target.error_message if self.target is not None else None
 
 
-#: HubSpot statuses that already tell the agent the truth; a PATCH could only contradict them.
-TERMINAL_HUBSPOT_STATUSES = frozenset({"READ", "FAILED"})
-
-
-def plan(raw_batch: Any, policy: StalenessPolicy, template: str = DEFAULT_ERROR_MESSAGE_TEMPLATE) -> list[Decision]:
+def plan(
+    raw_batch: Any,
+    policy: StalenessPolicy,
+    template: str = DEFAULT_ERROR_MESSAGE_TEMPLATE,
+    *,
+    mode: Mode = Mode.STALE_ONLY,
+    carrier_template: str = DEFAULT_CARRIER_ERROR_MESSAGE_TEMPLATE,
+) -> list[Decision]:
     """Decide every row of a batch; raises ``InvalidInputError`` only for a bad batch or template.
 
     :param raw_batch: a list of message objects (or a JSON string of one), see :func:`parse_batch`.
     :param policy: the run's SLA and reference time.
-    :param template: the error message template, see :func:`validate_template`.
+    :param template: the stale explanation's template, see :func:`validate_template`.
+    :param mode: two-way, or stale-only.
+    :param carrier_template: the explanation's template when the carrier said ``failed`` (two-way).
     """
-    return list(iter_plan(raw_batch, policy, template))
+    return list(iter_plan(raw_batch, policy, template, mode=mode, carrier_template=carrier_template))
 
 
 def iter_plan(
-    raw_batch: Any, policy: StalenessPolicy, template: str = DEFAULT_ERROR_MESSAGE_TEMPLATE
+    raw_batch: Any,
+    policy: StalenessPolicy,
+    template: str = DEFAULT_ERROR_MESSAGE_TEMPLATE,
+    *,
+    mode: Mode = Mode.STALE_ONLY,
+    carrier_template: str = DEFAULT_CARRIER_ERROR_MESSAGE_TEMPLATE,
 ) -> Iterator[Decision]:
     """Like :func:`plan`, but yields the decisions one by one, in input order.
 
-    The batch and template are checked at once (so a bad batch raises before any request is sent); each decision,
+    The batch and templates are checked at once (so a bad batch raises before any request is sent); each decision,
     with its rendered error message, is made only when it is taken, so a 100,000-row batch never holds 100,000
     decisions and messages at the same time.
 
     :param raw_batch: a list of message objects (or a JSON string of one), see :func:`parse_batch`.
     :param policy: the run's SLA and reference time.
-    :param template: the error message template, see :func:`validate_template`.
+    :param template: the stale explanation's template, see :func:`validate_template`.
+    :param mode: two-way, or stale-only.
+    :param carrier_template: the explanation's template when the carrier said ``failed`` (two-way).
     """
     validate_template(template)
+    validate_template(carrier_template, field="carrier_error_message_template")
     records, invalid = parse_batch(raw_batch)
     # First pass: only the duplicate index. Merging needs every row before the first one can be decided.
     merged: dict[tuple[int, str], MessageRecord] = {}
@@ -132,7 +151,16 @@ def iter_plan(
             settled_by[key] = record.index
         merged[key] = _merge(first, record)
         duplicate_of[record.index] = first.index
-    return _decide_in_order(records, invalid, merged, settled_by, duplicate_of, policy, template)
+    rules = _Rules(policy, template, carrier_template, mode)
+    return _decide_in_order(records, invalid, merged, settled_by, duplicate_of, rules)
+
+
+@dataclass(frozen=True)
+class _Rules:
+    policy: StalenessPolicy
+    template: str
+    carrier_template: str
+    mode: Mode
 
 
 def _decide_in_order(
@@ -141,8 +169,7 @@ def _decide_in_order(
     merged: dict[tuple[int, str], MessageRecord],
     settled_by: dict[tuple[int, str], int],
     duplicate_of: dict[int, int],
-    policy: StalenessPolicy,
-    template: str,
+    rules: _Rules,
 ) -> Iterator[Decision]:
     invalid_at = {bad.index: bad for bad in invalid}
     valid = iter(records)  # parse_batch keeps input order
@@ -157,7 +184,7 @@ def _decide_in_order(
             continue
         key = (record.channel_id, record.message_id)
         try:
-            decision = _decide(merged[key], policy, template, settled_by.get(key))
+            decision = _decide(merged[key], rules, settled_by.get(key))
         except Exception as exc:
             # A record the checks let through but that still cannot be decided: its own invalid row, never the end
             # of the plan (a generator that raises is finished, and every later row would be lost with it).
@@ -174,48 +201,51 @@ def _decide_in_order(
         yield decision
 
 
-def hubspot_status_type(message: Mapping[str, Any]) -> str | None:
-    """Return ``status.statusType`` of a message from HubSpot's GET, upper-cased, or None if absent.
-
-    :param message: HubSpot's ``PublicConversationsMessage`` JSON.
-    """
-    status = message.get("status") if isinstance(message, Mapping) else None
-    status_type = status.get("statusType") if isinstance(status, Mapping) else None
-    return status_type.strip().upper() if isinstance(status_type, str) and status_type.strip() else None
+#: The status HubSpot is to show for a receipt.
+_RECEIPT_STATUS = {DeliveryStatus.DELIVERED: "SENT", DeliveryStatus.READ: "READ", DeliveryStatus.FAILED: "FAILED"}
 
 
-def outcome_after_lookup(message: Mapping[str, Any]) -> Outcome | None:
-    """Return ``skipped_terminal_in_hubspot`` when HubSpot already shows READ or FAILED, else None (PATCH).
-
-    :param message: HubSpot's ``PublicConversationsMessage`` JSON from the GET before the PATCH.
-    """
-    if hubspot_status_type(message) in TERMINAL_HUBSPOT_STATUSES:
-        return Outcome.SKIPPED_TERMINAL_IN_HUBSPOT
-    return None
-
-
-def _decide(record: MessageRecord, policy: StalenessPolicy, template: str, settled_by: int | None) -> Decision:
+def _decide(record: MessageRecord, rules: _Rules, settled_by: int | None) -> Decision:
     status = record.delivery_status
-    if status is not DeliveryStatus.PENDING:
+    policy = rules.policy
+    if status is DeliveryStatus.PENDING:
+        sla = describe_duration(policy.stale_after)
+        age = policy.age(record)
+        if not policy.is_stale(record):
+            if age.total_seconds() < 0:
+                when = f"sent {describe_duration(age, max_units=2)} after the check time"
+            else:
+                when = f"{describe_duration(age, max_units=2)} old"
+            return _skip(record, Outcome.SKIPPED_NOT_STALE, f"fresh: {when}, SLA {sla}")
+        target = Target("FAILED", render_error_message(rules.template, record, policy), Cause.STALE)
+        reason = f"stale: no receipt {describe_duration(age, max_units=2)} after sending, SLA {sla}"
+    else:
         where = f" (receipt on duplicate messages[{settled_by}])" if settled_by is not None else ""
-        return _skip(record, Outcome.SKIPPED_SETTLED, f"{status.value} per integrator{where}")
-    sla = describe_duration(policy.stale_after)
-    age = policy.age(record)
-    if not policy.is_stale(record):
-        if age.total_seconds() < 0:
-            when = f"sent {describe_duration(age, max_units=2)} after the check time"
-        else:
-            when = f"{describe_duration(age, max_units=2)} old"
-        return _skip(record, Outcome.SKIPPED_NOT_STALE, f"fresh: {when}, SLA {sla}")
+        if rules.mode is Mode.STALE_ONLY:
+            return _skip(record, Outcome.SKIPPED_SETTLED, f"{status.value} per integrator{where}")
+        wanted = _RECEIPT_STATUS[status]
+        error = render_error_message(rules.carrier_template, record, policy) if wanted == "FAILED" else None
+        target = Target(wanted, error, Cause.RECEIPT)
+        reason = f"{status.value} per the carrier's receipt{where}"
+    if rules.mode is Mode.TWO_WAY and record.reported_status is not None:
+        reported = record.reported_status
+        if reported == target.status_type:
+            return _skip(record, Outcome.ALREADY_REPORTED, f"the bridge already reported {reported} ({reason})")
+        if reported == "READ":
+            # Without a lookup too: the bridge told HubSpot READ, and READ is never changed.
+            return _skip(
+                record, Outcome.SKIPPED_READ_IN_HUBSPOT, f"the bridge reported READ, never changed ({reason})"
+            )
     return Decision(
         index=record.index,
         channel_id=str(record.channel_id),
         message_id=record.message_id,
-        action=Action.MARK_FAILED,
+        action=Action.WRITE,
         outcome=None,
-        reason=f"stale: no receipt {describe_duration(age, max_units=2)} after sending, SLA {sla}",
-        error_message=render_error_message(template, record, policy),
+        reason=reason,
+        target=target,
         record=record,
+        thread_id=record.thread_id,
     )
 
 
@@ -227,8 +257,9 @@ def _skip(record: MessageRecord, outcome: Outcome, reason: str) -> Decision:
         action=Action.SKIP,
         outcome=outcome,
         reason=reason,
-        error_message=None,
+        target=None,
         record=record,
+        thread_id=record.thread_id,
     )
 
 
@@ -240,20 +271,24 @@ def _invalid_decision(bad: InvalidRecord) -> Decision:
         action=Action.SKIP,
         outcome=Outcome.INVALID,
         reason=f"{bad.field}: {bad.problem}. Fix: {bad.fix}",
-        error_message=None,
-        record=None,
+        target=None,
     )
 
 
 def _merge(first: MessageRecord, later: MessageRecord) -> MessageRecord:
     status = first.delivery_status
+    receipt_at = first.receipt_at
     if status is DeliveryStatus.PENDING:
-        status = later.delivery_status
+        status, receipt_at = later.delivery_status, later.receipt_at
     context = first.context
     if any(key not in context for key in later.context):
         context = MappingProxyType({**later.context, **first.context})
-    if status is first.delivery_status and later.created_at >= first.created_at and context is first.context:
-        return first
     return dataclasses.replace(
-        first, delivery_status=status, created_at=min(first.created_at, later.created_at), context=context
+        first,
+        delivery_status=status,
+        created_at=min(first.created_at, later.created_at),
+        context=context,
+        receipt_at=receipt_at,
+        reported_status=first.reported_status or later.reported_status,
+        thread_id=first.thread_id or later.thread_id,
     )

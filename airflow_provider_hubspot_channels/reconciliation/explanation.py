@@ -30,13 +30,18 @@ from types import MappingProxyType
 
 from airflow_provider_hubspot_channels.exceptions import InvalidInputError
 from airflow_provider_hubspot_channels.reconciliation.policy import StalenessPolicy
-from airflow_provider_hubspot_channels.reconciliation.records import MessageRecord
+from airflow_provider_hubspot_channels.reconciliation.records import DeliveryStatus, MessageRecord
 from airflow_provider_hubspot_channels.validation import ERROR_MESSAGE_MAX_LENGTH, has_lone_surrogate
 
 DEFAULT_ERROR_MESSAGE_TEMPLATE = (
     "Not delivered: no delivery confirmation arrived within {sla} of sending "
     "(sent {sent_at}, checked {checked_at}). This message may not have reached {recipient}; "
     "please resend it or contact them another way.{carrier_note}"
+)
+#: What agents read when the carrier's receipt said the message failed (two-way reconciliation).
+DEFAULT_CARRIER_ERROR_MESSAGE_TEMPLATE = (
+    "Not delivered: the carrier reported that this message failed ({failed_at}; sent {sent_at}).{carrier_note} "
+    "It did not reach {recipient}; please resend it or contact them another way."
 )
 
 #: Every field a template may use, with what it holds.
@@ -51,6 +56,7 @@ TEMPLATE_FIELDS: Mapping[str, str] = MappingProxyType(
         "recipient": "the record's recipient, or 'the recipient' when not given",
         "carrier_error": "the carrier's error text from the record, or '' when not given",
         "carrier_note": "' Carrier reported: <carrier_error>.' (leading space), or '' when not given",
+        "failed_at": "when the carrier's failure receipt arrived (receipt_at), else when the message was sent",
     }
 )
 
@@ -62,6 +68,7 @@ MIN_CARRIER_CHARS = 20
 MAX_RECIPIENT_CHARS = 80
 
 _FALLBACK_TEMPLATE = "Not delivered: no delivery confirmation arrived within {sla} of sending."
+_FALLBACK_CARRIER_TEMPLATE = "Not delivered: the carrier reported that this message failed."
 _ELLIPSIS = "…"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _FIELD = "error_message_template"
@@ -72,23 +79,30 @@ _SPEC_NUMBER = re.compile(r"\d+")
 _ALIGN = "<>=^"
 
 
-def validate_template(template: str) -> None:
-    """Raise :class:`InvalidInputError` for ``error_message_template`` unless ``template`` can be rendered.
+def validate_template(template: str, *, field: str = _FIELD) -> None:
+    """Raise :class:`InvalidInputError` naming ``field`` unless ``template`` can be rendered.
 
     :param template: a ``str.format`` template using named fields from :data:`TEMPLATE_FIELDS`.
+    :param field: the argument to name in the error (``error_message_template`` or
+        ``carrier_error_message_template``).
     """
     if not isinstance(template, str):
         raise InvalidInputError(
-            _FIELD, f"{type(template).__name__} is not text", "pass a string, e.g. the default template"
+            field, f"{type(template).__name__} is not text", "pass a string, e.g. the default template"
         )
-    _compile(template)
+    try:
+        _compile(template)
+    except InvalidInputError as exc:
+        if field == _FIELD:
+            raise
+        raise InvalidInputError(field, exc.problem, exc.fix) from None
 
 
 def render_error_message(template: str, record: MessageRecord, policy: StalenessPolicy) -> str:
-    """Return the text agents see for a stale message: never blank, at most the length cap.
+    """Return the text agents see for a failed message: never blank, at most the length cap.
 
     :param template: a template accepted by :func:`validate_template`.
-    :param record: the stale message.
+    :param record: the stale message, or one whose carrier receipt said ``failed``.
     :param policy: the run's SLA and reference time.
     """
     validate_template(template)
@@ -103,6 +117,7 @@ def render_error_message(template: str, record: MessageRecord, policy: Staleness
         "sla": describe_duration(policy.stale_after),
         "age": describe_duration(policy.age(record), max_units=2) if "age" in used else "",
         "recipient": _shorten(_clean(context.get("recipient", "")), MAX_RECIPIENT_CHARS) or "the recipient",
+        "failed_at": format_utc(record.receipt_at or record.created_at) if "failed_at" in used else "",
     }
     carrier = _clean(context.get("carrier_error", "")) if carrier_uses else ""
     text = _render(template, values, carrier)
@@ -113,7 +128,8 @@ def render_error_message(template: str, record: MessageRecord, policy: Staleness
         carrier = carrier[:keep].rstrip() + _ELLIPSIS if keep >= MIN_CARRIER_CHARS else ""
         text = _render(template, values, carrier)
     if not text:
-        text = _render(_FALLBACK_TEMPLATE, values, "")
+        failed = record.delivery_status is DeliveryStatus.FAILED
+        text = _render(_FALLBACK_CARRIER_TEMPLATE if failed else _FALLBACK_TEMPLATE, values, "")
     return _shorten(text, ERROR_MESSAGE_MAX_LENGTH)
 
 

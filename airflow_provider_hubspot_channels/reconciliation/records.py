@@ -11,6 +11,8 @@ Decisions:
   open. Next to the real field such a key is ordinary context.
 * ``delivery_status`` is the integrator's own receipt (``pending``, ``delivered``, ``read``, ``failed``,
   any case); missing, null or blank means ``pending`` (no receipt recorded yet).
+* ``reported_status`` is what the bridge last reported to HubSpot (``SENT``, ``READ``, ``FAILED``; blank means
+  nothing); ``receipt_at`` when the receipt arrived; ``conversations_thread_id`` HubSpot's thread (all optional).
 * Timestamps follow :mod:`.timestamps`: offset-less or naive ones are refused, never guessed.
 * Other keys become the record's ``context`` (keys in snake_case, values as text): ``recipient`` and
   ``carrier_error`` feed the explanation agents read; the rest travels along for the integrator. Null and
@@ -43,6 +45,7 @@ from airflow_provider_hubspot_channels.validation import (
     shown,
     validate_channel_id,
     validate_message_id,
+    validate_status_type,
 )
 
 
@@ -68,6 +71,9 @@ class MessageRecord:
     :param created_at: when the message was sent, aware UTC.
     :param delivery_status: the integrator's receipt status.
     :param context: optional text fields keyed snake_case, e.g. ``recipient`` and ``carrier_error``.
+    :param reported_status: what the bridge last reported to HubSpot (``SENT``, ``READ``, ``FAILED``), if known.
+    :param receipt_at: when the carrier's receipt arrived, aware UTC, if known.
+    :param thread_id: HubSpot's ``conversationsThreadId``, if known (verify by thread).
     """
 
     index: int
@@ -77,6 +83,9 @@ class MessageRecord:
     delivery_status: DeliveryStatus
     # Excluded from the hash: a mapping is not hashable, and the ids already identify the record.
     context: Mapping[str, str] = field(default_factory=dict, hash=False)
+    reported_status: str | None = None
+    receipt_at: datetime | None = None
+    thread_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +116,9 @@ _CORE_KEYS = {
     "message_id": "messageId",
     "created_at": "createdAt",
     "delivery_status": "deliveryStatus",
+    "reported_status": "reportedStatus",
+    "receipt_at": "receiptAt",
+    "conversations_thread_id": "conversationsThreadId",
 }
 _CORE_NAMES = tuple(_CORE_KEYS)
 _KNOWN_BY_LETTERS = {name.replace("_", ""): name for name in (*_CORE_KEYS, *EXPLANATION_KEYS)}
@@ -149,6 +161,9 @@ def parse_record(raw: Mapping[str, Any], index: int) -> MessageRecord:
         created_at=created_at,
         delivery_status=status if status is not None else DeliveryStatus.PENDING,
         context=_context(extra, prefix),
+        reported_status=_lookup(core, "reported_status", prefix, _reported_status) or None,
+        receipt_at=_lookup(core, "receipt_at", prefix, _created_at),
+        thread_id=_lookup(core, "conversations_thread_id", prefix, _thread_id) or None,
     )
 
 
@@ -288,6 +303,27 @@ def _message_id(value: Any, field_name: str) -> str:
 
 def _created_at(value: Any, field_name: str) -> datetime:
     return parse_timestamp(value, field=field_name)
+
+
+def _reported_status(value: Any, field_name: str) -> str:
+    """What the bridge last reported to HubSpot; blank means nothing ('' is read as absent)."""
+    if isinstance(value, str) and not value.strip():
+        return ""
+    return validate_status_type(value, field=field_name)
+
+
+def _thread_id(value: Any, field_name: str) -> str:
+    """HubSpot's thread id (digits, an int64), or '' for anything else.
+
+    The thread only lets verification read a conversation's messages with one listing; a record is never refused
+    over it, and without a usable id its message is read on its own.
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**63:
+        return str(value)
+    text = value.strip() if isinstance(value, str) else ""
+    if text and len(text) <= 19 and text.isascii() and text.isdigit() and int(text) > 0:
+        return text
+    return ""
 
 
 def _delivery_status(value: Any, field_name: str) -> DeliveryStatus:

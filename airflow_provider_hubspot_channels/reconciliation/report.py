@@ -20,12 +20,23 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from airflow_provider_hubspot_channels.reconciliation.decisions import Action, Decision, Outcome
+from airflow_provider_hubspot_channels.reconciliation.decisions import Action, Decision
+from airflow_provider_hubspot_channels.reconciliation.outcomes import Outcome
 from airflow_provider_hubspot_channels.reconciliation.explanation import describe_duration
 from airflow_provider_hubspot_channels.validation import replace_lone_surrogates
 
 #: Outcomes worth an example in the summary: the ones someone has to read or act on.
-EXAMPLE_OUTCOMES = (Outcome.ERROR, Outcome.REFUSED, Outcome.NOT_FOUND, Outcome.INVALID, Outcome.MARKED_FAILED)
+EXAMPLE_OUTCOMES = (
+    Outcome.ERROR,
+    Outcome.REFUSED,
+    Outcome.NOT_FOUND,
+    Outcome.INVALID,
+    Outcome.SKIPPED_NOT_OUTGOING,
+    Outcome.CORRECTED_TO_SENT,
+    Outcome.CORRECTED_TO_READ,
+    Outcome.MARKED_FAILED_BY_CARRIER,
+    Outcome.MARKED_FAILED,
+)
 MAX_EXAMPLES = 5
 EXAMPLE_TEXT_CHARS = 160
 #: XCom and log friendly: the summary's JSON (ASCII-escaped, its largest form) stays below 10 KB.
@@ -47,6 +58,8 @@ class MessageOutcome:
     :param hubspot_status_before: HubSpot's ``statusType`` before our PATCH, if it was read.
     :param correlation_id: HubSpot's correlationId of the last answer, for support.
     :param attempts: HTTP requests made for this message.
+    :param status_type: the status HubSpot is to show (the decision's target), if any.
+    :param hubspot_status_after: what HubSpot shows after the run, when known (the store records it as reported).
     """
 
     index: int
@@ -58,6 +71,8 @@ class MessageOutcome:
     hubspot_status_before: str | None = None
     correlation_id: str | None = None
     attempts: int = 0
+    status_type: str | None = None
+    hubspot_status_after: str | None = None
 
     def to_json(self) -> str:
         """One JSON Lines row (no newline), snake_case keys in field order, always encodable as UTF-8."""
@@ -70,8 +85,10 @@ class MessageOutcome:
                     "message_id": self.message_id,
                     "outcome": self.outcome.value,
                     "reason": self.reason,
+                    "status_type": self.status_type,
                     "error_message": self.error_message,
                     "hubspot_status_before": self.hubspot_status_before,
+                    "hubspot_status_after": self.hubspot_status_after,
                     "correlation_id": self.correlation_id,
                     "attempts": self.attempts,
                 },
@@ -83,11 +100,11 @@ class MessageOutcome:
 def decision_outcome(decision: Decision) -> MessageOutcome:
     """Return the final outcome of a ``SKIP`` decision (no HubSpot call needed).
 
-    :param decision: a decision from :func:`plan` with action ``SKIP``; ``MARK_FAILED`` raises ValueError,
-        because only the runner knows how that one ended.
+    :param decision: a decision from :func:`plan` with action ``SKIP``; ``WRITE`` raises ValueError, because only
+        the runner knows how that one ended.
     """
     if decision.action is not Action.SKIP or decision.outcome is None:
-        raise ValueError(f"messages[{decision.index}] is to be marked FAILED; its outcome comes from the runner")
+        raise ValueError(f"row {decision.index} is to be written; its outcome comes from the runner")
     return MessageOutcome(
         index=decision.index,
         channel_id=decision.channel_id,
@@ -113,9 +130,9 @@ def format_table(summary: dict[str, Any]) -> str:
     counts: dict[str, int] = summary.get("counts", {})
     total = int(summary.get("total", sum(counts.values())))
     mode = " (dry run)" if summary.get("dry_run") else ""
+    checked = f"checked at {summary['reference_time']}, SLA {summary.get('sla')}, " if summary.get("reference_time") else ""
     lines = [
-        f"Reconciled {total:,} messages{mode}: checked at {summary.get('reference_time')}, "
-        f"SLA {summary.get('sla')}, took {float(summary.get('duration_seconds') or 0):.1f} s",
+        f"Reconciled {total:,} messages{mode}: {checked}took {float(summary.get('duration_seconds') or 0):.1f} s",
         f"{'outcome':<28} {'count':>9} {'share':>7}",
         f"{'-' * 28} {'-' * 9} {'-' * 7}",
     ]
@@ -172,8 +189,8 @@ class RunReport:
     def summary(
         self,
         *,
-        reference_time: datetime,
-        stale_after: timedelta,
+        reference_time: datetime | None,
+        stale_after: timedelta | None,
         dry_run: bool,
         verify_status: bool,
         duration_seconds: float,
@@ -181,8 +198,8 @@ class RunReport:
     ) -> dict[str, Any]:
         """Return the run summary: JSON-serialisable, under :data:`SUMMARY_MAX_BYTES` as JSON.
 
-        :param reference_time: the instant messages were checked against.
-        :param stale_after: the SLA.
+        :param reference_time: the instant messages were checked against (None for explicit updates).
+        :param stale_after: the SLA (None for explicit updates).
         :param dry_run: whether nothing was written to HubSpot.
         :param verify_status: whether HubSpot's status was read before each PATCH.
         :param duration_seconds: wall time of the run.
@@ -191,9 +208,9 @@ class RunReport:
         result: dict[str, Any] = {
             "total": self.total,
             "counts": dict(self.counts),
-            "reference_time": reference_time.isoformat(),
-            "stale_after_seconds": stale_after.total_seconds(),
-            "sla": describe_duration(stale_after),
+            "reference_time": reference_time.isoformat() if reference_time is not None else None,
+            "stale_after_seconds": stale_after.total_seconds() if stale_after is not None else None,
+            "sla": describe_duration(stale_after) if stale_after is not None else None,
             "dry_run": dry_run,
             "verify_status": verify_status,
             "duration_seconds": round(duration_seconds, 3),

@@ -13,9 +13,11 @@ from airflow_provider_hubspot_channels.reconciliation import (
     Action,
     Outcome,
     StalenessPolicy,
+    Cause,
+    Target,
     hubspot_status_type,
     iter_plan,
-    outcome_after_lookup,
+    judge,
     plan,
 )
 from airflow_provider_hubspot_channels.validation import ERROR_MESSAGE_MAX_LENGTH
@@ -40,7 +42,7 @@ def test_each_kind_of_row_gets_its_decision_in_input_order() -> None:
     decisions = plan(batch, POLICY)
     assert [d.index for d in decisions] == [0, 1, 2, 3, 4]
     assert [(d.action, d.outcome) for d in decisions] == [
-        (Action.MARK_FAILED, None),
+        (Action.WRITE, None),
         (Action.SKIP, Outcome.SKIPPED_NOT_STALE),
         (Action.SKIP, Outcome.SKIPPED_SETTLED),
         (Action.SKIP, Outcome.INVALID),
@@ -63,7 +65,7 @@ def test_invalid_rows_are_decided_in_place_with_the_field_name() -> None:
     decisions = plan([row("a"), row("b") | {"channel_id": "x"}, row("c")], POLICY)
     assert decisions[1].outcome is Outcome.INVALID
     assert decisions[1].reason.startswith("messages[1].channel_id: ")
-    assert [d.action for d in decisions] == [Action.MARK_FAILED, Action.SKIP, Action.MARK_FAILED]
+    assert [d.action for d in decisions] == [Action.WRITE, Action.SKIP, Action.WRITE]
 
 
 def test_a_receipt_on_a_later_duplicate_settles_the_message() -> None:
@@ -82,7 +84,7 @@ def test_the_first_receipt_wins_among_settled_duplicates() -> None:
 def test_the_earliest_created_at_counts_for_duplicates() -> None:
     decisions = plan([row("m", FRESH_AT), row("m", "2026-11-24T09:50:00Z")], POLICY)
     first = decisions[0]
-    assert first.action is Action.MARK_FAILED
+    assert first.action is Action.WRITE
     assert first.record is not None and first.record.index == 0
     assert first.record.created_at == datetime(2026, 11, 24, 9, 50, tzinfo=timezone.utc)
     assert first.error_message is not None and "sent 2026-11-24 09:50 UTC" in first.error_message
@@ -97,7 +99,7 @@ def test_a_later_duplicate_fills_context_the_first_row_lacks() -> None:
 
 def test_same_message_id_on_another_channel_is_not_a_duplicate() -> None:
     decisions = plan([row("m"), row("m") | {"channel_id": 99}], POLICY)
-    assert [d.action for d in decisions] == [Action.MARK_FAILED, Action.MARK_FAILED]
+    assert [d.action for d in decisions] == [Action.WRITE, Action.WRITE]
 
 
 def test_camel_and_snake_rows_of_the_same_message_are_duplicates() -> None:
@@ -162,22 +164,19 @@ def test_counts_add_up_to_the_batch_size() -> None:
 @pytest.mark.parametrize(
     ("message", "expected"),
     [
-        ({"status": {"statusType": "READ"}}, Outcome.SKIPPED_TERMINAL_IN_HUBSPOT),
-        (
-            {"status": {"statusType": "FAILED", "failureDetails": {"errorMessage": "x"}}},
-            Outcome.SKIPPED_TERMINAL_IN_HUBSPOT,
-        ),
-        ({"status": {"statusType": "read"}}, Outcome.SKIPPED_TERMINAL_IN_HUBSPOT),
-        ({"status": {"statusType": "SENT"}}, None),
-        ({"status": {"statusType": "RECEIVED"}}, None),
-        ({"status": {}}, None),
-        ({"status": None}, None),
-        ({"status": "READ"}, None),
-        ({"id": "m"}, None),
+        ({"status": {"statusType": "READ"}}, Outcome.SKIPPED_READ_IN_HUBSPOT),
+        ({"status": {"statusType": "FAILED", "failureDetails": {"errorMessage": "x"}}}, Outcome.ALREADY_CORRECT),
+        ({"status": {"statusType": "read"}}, Outcome.SKIPPED_READ_IN_HUBSPOT),
+        ({"status": {"statusType": "SENT"}}, Outcome.MARKED_FAILED),
+        ({"status": {"statusType": "RECEIVED"}}, Outcome.MARKED_FAILED),
+        ({"status": {}}, Outcome.MARKED_FAILED),
+        ({"status": None}, Outcome.MARKED_FAILED),
+        ({"status": "READ"}, Outcome.MARKED_FAILED),
+        ({"id": "m"}, Outcome.MARKED_FAILED),
     ],
 )
-def test_only_read_or_failed_in_hubspot_stops_the_patch(message: dict[str, Any], expected: Outcome | None) -> None:
-    assert outcome_after_lookup(message) is expected
+def test_only_read_or_failed_in_hubspot_stops_a_stale_failed(message: dict[str, Any], expected: Outcome) -> None:
+    assert judge(Target("FAILED", "Not delivered.", Cause.STALE), message).outcome is expected
 
 
 def test_hubspot_status_type_is_read_defensively() -> None:
@@ -192,7 +191,7 @@ def test_iter_plan_checks_the_batch_at_once_and_decides_one_row_at_a_time() -> N
     batch = [row("m"), row("bad", "2026-11-24T10:00:00"), row("m"), row("fresh", FRESH_AT)]
     decisions = iter_plan(batch, POLICY)
     first = next(decisions)
-    assert first.index == 0 and first.action is Action.MARK_FAILED and first.error_message
+    assert first.index == 0 and first.action is Action.WRITE and first.error_message
     rest = list(decisions)
     assert [(d.index, d.outcome) for d in rest] == [
         (1, Outcome.INVALID),

@@ -111,7 +111,7 @@ def test_every_documented_field_renders() -> None:
     text = render_error_message(template, record(recipient="Ana", carrier_error="busy"), POLICY)
     assert text == (
         "m-1 | 1234 | 2026-11-24 10:00 UTC | 2026-11-24 10:20 UTC | 15 minutes | 20 minutes | Ana | busy"
-        " |  Carrier reported: busy."
+        " |  Carrier reported: busy. | 2026-11-24 10:00 UTC"
     )
 
 

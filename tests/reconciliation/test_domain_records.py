@@ -137,7 +137,19 @@ def test_context_keeps_text_extras_in_snake_case_and_drops_the_rest() -> None:
         ),
         0,
     )
-    assert record.context == {"recipient": "Ana Lima", "carrier_error": "30003", "conversations_thread_id": "t-9"}
+    assert record.context == {"recipient": "Ana Lima", "carrier_error": "30003"}
+    assert record.thread_id is None  # not a thread id HubSpot issues: the message is verified on its own
+
+
+def test_two_way_fields_are_read_in_any_spelling() -> None:
+    record = parse_record(
+        row(reportedStatus="sent", receipt_at="2026-11-24T10:05:00Z", conversationsThreadId=8812345678), 0
+    )
+    assert (record.reported_status, record.thread_id) == ("SENT", "8812345678")
+    assert record.receipt_at is not None and record.receipt_at.minute == 5
+    assert parse_record(row(reported_status=" "), 0).reported_status is None
+    with pytest.raises(InvalidInputError, match="reported_status"):
+        parse_record(row(reported_status="RECEIVED"), 0)
 
 
 def test_explanation_fields_that_are_not_text_are_invalid() -> None:

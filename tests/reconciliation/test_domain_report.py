@@ -60,8 +60,10 @@ def test_a_json_lines_row_has_stable_snake_case_keys_on_one_line() -> None:
         "message_id",
         "outcome",
         "reason",
+        "status_type",
         "error_message",
         "hubspot_status_before",
+        "hubspot_status_after",
         "correlation_id",
         "attempts",
     ]
@@ -85,8 +87,8 @@ def test_skip_decisions_become_outcomes_and_mark_failed_ones_do_not() -> None:
         outcome=Outcome.SKIPPED_NOT_STALE,
         reason="fresh: 1 minute old, SLA 15 minutes",
     )
-    assert stale.action is Action.MARK_FAILED
-    with pytest.raises(ValueError, match=r"messages\[1\]"):
+    assert stale.action is Action.WRITE
+    with pytest.raises(ValueError, match="row 1"):
         decision_outcome(stale)
 
 
@@ -106,7 +108,17 @@ def test_examples_are_capped_and_kept_only_for_outcomes_to_look_at() -> None:
     for index in range(20):
         report.add(outcome(index, Outcome.ERROR, correlation_id=f"c{index}"))
         report.add(outcome(index, Outcome.SKIPPED_NOT_STALE))
-    assert set(report.examples) == {"error", "refused", "not_found", "invalid", "marked_failed"}
+    assert set(report.examples) == {
+        "error",
+        "refused",
+        "not_found",
+        "invalid",
+        "skipped_not_outgoing",
+        "corrected_to_sent",
+        "corrected_to_read",
+        "marked_failed_by_carrier",
+        "marked_failed",
+    }
     assert [example["index"] for example in report.examples["error"]] == [0, 1, 2, 3, 4]
     assert report.examples["error"][0]["correlation_id"] == "c0"
 
