@@ -42,14 +42,17 @@ from airflow_provider_hubspot_channels.client import (
     HubSpotTokenRefreshError,
 )
 from airflow_provider_hubspot_channels.reconciliation import (
+    DRY_RUN_TWINS,
+    WRITE_OUTCOMES,
     Action,
     Decision,
     MessageOutcome,
     Outcome,
     RunReport,
+    after_write,
     decision_outcome,
-    hubspot_status_type,
-    outcome_after_lookup,
+    judge,
+    write_outcome,
 )
 from airflow_provider_hubspot_channels.validation import StatusUpdate
 
@@ -65,10 +68,18 @@ BATCH_STOPPING_ERRORS = (
 )
 #: Added to the reason of a message whose PATCH was sent again after an attempt got no answer.
 REPEATED_WRITE_NOTE = (
-    "the PATCH was sent again after an attempt got no answer, so HubSpot may have recorded FAILED twice (same text)"
+    "the PATCH was sent again after an attempt got no answer, so HubSpot may have recorded it twice (same status "
+    "and text)"
 )
-#: The reason of a write cut short after an attempt that may have landed.
-MAYBE_WRITTEN_NOTE = "an earlier attempt of the PATCH got no answer, so HubSpot may show FAILED"
+
+
+def maybe_written_note(status_type: str) -> str:
+    """The reason of a write cut short after an attempt that may have landed.
+
+    :param status_type: the status the PATCH carried.
+    """
+    return f"an earlier attempt of the PATCH got no answer, so HubSpot may show {status_type}"
+
 #: Errors that mean HubSpot did not answer usefully through every retry (hung, down, or failing).
 NO_ANSWER_ERRORS = (HubSpotConnectionError, HubSpotRetriesExhaustedError)
 #: This many messages in a row ending in :data:`NO_ANSWER_ERRORS` stop the batch: HubSpot is down or hung, and
@@ -76,6 +87,13 @@ NO_ANSWER_ERRORS = (HubSpotConnectionError, HubSpotRetriesExhaustedError)
 NO_ANSWER_LIMIT = 3
 #: Seconds between two checks of the workers while the calling thread waits (it wakes for interrupts anyway).
 _JOIN_POLL = 0.5
+
+
+class MessageReader(Protocol):
+    """Where a message's current state comes from before a write: one GET, or a thread listing already read."""
+
+    def read(self, channel_id: int, message_id: str, thread_id: str | None) -> Answer:
+        """HubSpot's message JSON (with ``status`` and ``direction``) and the requests it took."""
 
 
 class MessageStatusClient(Protocol):
@@ -132,10 +150,28 @@ def _outcome(decision: Decision, outcome: Outcome, reason: str, **fields: object
     )
 
 
-def _attempt(decision: Decision, client: MessageStatusClient, *, verify_status: bool, dry_run: bool) -> _Attempt:
-    """Carry out one MARK_FAILED decision: look up (optional), then PATCH (unless dry run). Never raises."""
-    assert decision.record is not None and decision.error_message is not None
-    update = StatusUpdate(decision.record.channel_id, decision.record.message_id, "FAILED", decision.error_message)
+class _GetEach:
+    """The plain reader: one GET per message."""
+
+    def __init__(self, client: MessageStatusClient) -> None:
+        self._client = client
+
+    def read(self, channel_id: int, message_id: str, thread_id: str | None) -> Answer:
+        return self._client.read_message(channel_id, message_id)
+
+
+def _attempt(
+    decision: Decision,
+    client: MessageStatusClient,
+    reader: MessageReader,
+    *,
+    verify_status: bool,
+    dry_run: bool,
+) -> _Attempt:
+    """Carry out one WRITE decision: look up (optional), judge, then PATCH (unless dry run). Never raises."""
+    target = decision.target
+    assert target is not None and decision.channel_id is not None and decision.message_id is not None
+    update = StatusUpdate(int(decision.channel_id), decision.message_id, target.status_type, target.error_message)
     before: str | None = None
     requests = 0
     writing = False
@@ -151,37 +187,53 @@ def _attempt(decision: Decision, client: MessageStatusClient, *, verify_status: 
         return answer
 
     def row(outcome: Outcome, reason: str, **fields: object) -> MessageOutcome:
-        return _outcome(decision, outcome, reason, hubspot_status_before=before, attempts=requests, **fields)
+        fields.setdefault("error_message", target.error_message if outcome in _SHOWS_TEXT else None)
+        return _outcome(
+            decision,
+            outcome,
+            reason,
+            hubspot_status_before=before,
+            attempts=requests,
+            status_type=target.status_type,
+            **fields,
+        )
 
     try:
         if verify_status:
-            message = call(lambda: client.read_message(update.channel_id, update.message_id)).body
-            before = hubspot_status_type(message)
-            skipped = outcome_after_lookup(message)
-            if skipped is not None:
-                return _Attempt(row(skipped, f"HubSpot already shows {before}"))
+            message = call(lambda: reader.read(update.channel_id, update.message_id, decision.thread_id)).body
+            verdict = judge(target, message)
+            before = verdict.before
+            if not verdict.writes:
+                shown = before if verdict.outcome is not Outcome.SKIPPED_NOT_OUTGOING else None
+                return _Attempt(row(verdict.outcome, verdict.reason, hubspot_status_after=shown))
+            written = verdict.outcome
+        else:
+            written = write_outcome(target, None)
         if dry_run:
-            return _Attempt(
-                row(Outcome.WOULD_MARK_FAILED, f"dry run: {decision.reason}", error_message=decision.error_message)
-            )
+            return _Attempt(row(DRY_RUN_TWINS[written], f"dry run: {decision.reason}"))
         writing = True
         answer = call(lambda: client.write_status(update))
-        return _Attempt(_after_write(decision, answer, row))
+        outcome, after, note = after_write(target, answer.body, written)
+        reason = note or decision.reason + (f"; {REPEATED_WRITE_NOTE}" if answer.unanswered else "")
+        return _Attempt(row(outcome, reason, hubspot_status_after=after))
     except HubSpotNotFoundError as exc:
         reason = "HubSpot does not know this message (wrong channel or message id, or deleted)"
         return _Attempt(row(Outcome.NOT_FOUND, reason, correlation_id=exc.correlation_id))
     except BATCH_STOPPING_ERRORS as exc:
         correlation = exc.details.correlation_id
         if writing and exc.unanswered:
-            reason = f"{_stop_reason(exc)}; {MAYBE_WRITTEN_NOTE}"
+            reason = f"{_stop_reason(exc)}; {maybe_written_note(target.status_type)}"
             return _Attempt(row(Outcome.ERROR, reason, correlation_id=correlation), stopping_error=exc)
         return _Attempt(row(Outcome.NOT_ATTEMPTED, _stop_reason(exc), correlation_id=correlation), stopping_error=exc)
     except NO_ANSWER_ERRORS as exc:
         correlation = exc.correlation_id if isinstance(exc, HubSpotApiError) else None
-        return _Attempt(row(Outcome.ERROR, client.redact(str(exc)), correlation_id=correlation), no_answer=True)
+        note = f"; {maybe_written_note(target.status_type)}" if writing and exc.unanswered else ""
+        return _Attempt(row(Outcome.ERROR, client.redact(str(exc)) + note, correlation_id=correlation), no_answer=True)
     except ClientStoppedError as exc:
         if writing and exc.unanswered:
-            return _Attempt(row(Outcome.ERROR, f"stopped while the PATCH was retried; {MAYBE_WRITTEN_NOTE}"))
+            return _Attempt(
+                row(Outcome.ERROR, f"stopped while the PATCH was sent; {maybe_written_note(target.status_type)}")
+            )
         return _Attempt(row(Outcome.NOT_ATTEMPTED, "stopped before this message was written"))
     except HubSpotApiError as exc:
         # A final answer (400, 409, 422, ...) repeats on every retry of the task: refused, not a transient error.
@@ -195,18 +247,8 @@ def _attempt(decision: Decision, client: MessageStatusClient, *, verify_status: 
         return _Attempt(row(Outcome.ERROR, client.redact(f"unexpected {type(exc).__name__}: {exc}")))
 
 
-def _after_write(decision: Decision, answer: Answer, row: Callable[..., MessageOutcome]) -> MessageOutcome:
-    """The outcome of a PATCH that HubSpot answered: what its answer says the message now shows."""
-    after = hubspot_status_type(answer.body)
-    if after == "READ":
-        return row(
-            Outcome.SKIPPED_TERMINAL_IN_HUBSPOT,
-            "HubSpot answered the PATCH with READ: it keeps READ (the message was read), FAILED was not applied",
-        )
-    if after not in (None, "FAILED"):
-        return row(Outcome.ERROR, f"HubSpot answered the PATCH with {after}, not FAILED")
-    reason = decision.reason + (f"; {REPEATED_WRITE_NOTE}" if answer.unanswered else "")
-    return row(Outcome.MARKED_FAILED, reason, error_message=decision.error_message)
+#: Outcomes whose row shows the explanation that was (or would be) sent.
+_SHOWS_TEXT = WRITE_OUTCOMES | frozenset(DRY_RUN_TWINS.values())
 
 
 class _BatchRun:
@@ -227,9 +269,11 @@ class _BatchRun:
         verify_status: bool,
         dry_run: bool,
         stop: threading.Event,
+        reader: MessageReader,
     ) -> None:
         self.plan: Iterator[Decision] = iter(decisions)
         self.client = client
+        self.reader = reader
         self.report = report
         self.sink = sink
         self.verify_status = verify_status
@@ -283,7 +327,7 @@ class _BatchRun:
         if self.stop.is_set():  # stopped since it was taken: no request may start now
             with self.lock:
                 return _Attempt(self.not_attempted(decision))
-        return _attempt(decision, self.client, verify_status=self.verify_status, dry_run=self.dry_run)
+        return _attempt(decision, self.client, self.reader, verify_status=self.verify_status, dry_run=self.dry_run)
 
     def settle(self, attempt: _Attempt) -> None:
         """Record an attempt and what it tells about the batch (lock held)."""
@@ -351,6 +395,7 @@ def run_plan(
     dry_run: bool = False,
     max_concurrency: int = 4,
     stop: threading.Event | None = None,
+    reader: MessageReader | None = None,
 ) -> RunResult:
     """Act on every decision and record one outcome per row in ``report`` and ``sink``.
 
@@ -362,15 +407,24 @@ def run_plan(
     :param client: the HubSpot client.
     :param report: the run's counts and examples.
     :param sink: receives every outcome as it completes (e.g. a JSON Lines writer); its errors are counted.
-    :param verify_status: GET each stale message first and leave READ/FAILED ones alone.
+    :param verify_status: read each message's state first and apply the transition rules.
     :param dry_run: send no PATCH.
     :param max_concurrency: threads sending requests.
     :param stop: set it to stop the batch (``on_kill``); rows not started become ``not_attempted``.
+    :param reader: where HubSpot's current state comes from with ``verify_status`` (default: one GET each; a
+        ``StatusLookup`` verifies by thread).
     """
     stop = stop or threading.Event()
     started = time.monotonic()
     run = _BatchRun(
-        decisions, client, report=report, sink=sink, verify_status=verify_status, dry_run=dry_run, stop=stop
+        decisions,
+        client,
+        report=report,
+        sink=sink,
+        verify_status=verify_status,
+        dry_run=dry_run,
+        stop=stop,
+        reader=reader or _GetEach(client),
     )
     interrupt = _drive(run, max_concurrency)
     if interrupt is not None:

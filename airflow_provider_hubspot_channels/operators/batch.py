@@ -1,0 +1,219 @@
+"""One way to run a batch of decisions from an operator: the runner, the JSON Lines report, the summary, the task's end.
+
+Shared by ``ReconcileMessagesOperator`` (and its deprecated stale-only form) and ``UpdateMessageStatusOperator``
+with ``updates=``: rate budget, concurrency, verification, report, summary, kill and failure rules are the same.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterable, Iterator
+from datetime import datetime, timedelta
+from typing import IO, Any
+
+from airflow_provider_hubspot_channels.client import InvalidInputError
+from airflow_provider_hubspot_channels.operators.errors import AirflowException, AirflowFailException, airflow_error
+from airflow_provider_hubspot_channels.operators.lifecycle import HubSpotTaskMixin
+from airflow_provider_hubspot_channels.reconciliation import (
+    Decision,
+    MessageOutcome,
+    Outcome,
+    RunReport,
+    format_table,
+)
+from airflow_provider_hubspot_channels.runner.lookup import StatusLookup
+from airflow_provider_hubspot_channels.runner.reconcile import RunResult, run_plan
+
+MAX_CONCURRENCY = 32
+
+
+def parse_flag(value: Any, *, field: str) -> bool:
+    """A boolean argument, also from rendered templates (``"True"``, ``"false"``).
+
+    :param value: the value.
+    :param field: the argument name for the error.
+    """
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes"):
+        return True
+    if text in ("false", "0", "no", ""):
+        return False
+    raise InvalidInputError(field, f"{value!r} is not a boolean", "use True or False")
+
+
+def parse_concurrency(value: Any) -> int:
+    """``max_concurrency`` as an int in 1..32 (HubSpot's limit, not threads, is the bottleneck).
+
+    :param value: the value.
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_CONCURRENCY:
+        raise InvalidInputError(
+            "max_concurrency", f"{value!r} is not 1..{MAX_CONCURRENCY}", "use a small number such as 4 or 8"
+        )
+    return value
+
+
+@contextlib.contextmanager
+def open_report(path: str | None) -> Iterator[IO[str] | None]:
+    """Open the JSON Lines report for writing: a local path, or an ObjectStoragePath URL such as ``s3://...``.
+
+    :param path: where to write, or None for no report file.
+    """
+    if not path:
+        yield None
+        return
+    if "://" in path:
+        from airflow.sdk import ObjectStoragePath
+
+        target: Any = ObjectStoragePath(path)
+    else:
+        from pathlib import Path
+
+        target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with target.open("w", encoding="utf-8") as handle:
+        yield handle
+
+
+def retry_note(verify_status: bool) -> str:
+    """What a retry of the task does, for the settings in use (the task's failure text says it).
+
+    :param verify_status: whether HubSpot's status is read before each PATCH.
+    """
+    if verify_status:
+        return (
+            "A retry of this task is safe: it reads each message's status first and applies the transition rules "
+            "(READ is never changed, what HubSpot already shows is not written again)."
+        )
+    return (
+        "A retry of this task PATCHes every message again (verify_status=False): messages already right get the "
+        "same status again, and a message HubSpot shows READ would be overwritten; set verify_status=True to retry "
+        "safely."
+    )
+
+
+def rows_a_retry_cannot_cure(counts: dict[str, int], examples: dict[str, Any]) -> str:
+    """Sentences on refused writes and invalid records, naming the first few (the task's error is read first).
+
+    :param counts: the summary's counts.
+    :param examples: the summary's examples.
+    """
+
+    def first(outcome: Outcome) -> str:
+        rows = examples.get(outcome.value, [])[:3]
+        return "; ".join(
+            f"{row['reason']}" + (f" (correlationId {row['correlation_id']})" if row.get("correlation_id") else "")
+            for row in rows
+        )
+
+    parts = []
+    refused, invalid = counts[Outcome.REFUSED.value], counts[Outcome.INVALID.value]
+    if refused:
+        parts.append(
+            f"HubSpot refused {refused} writes ({first(Outcome.REFUSED)}); a retry would be refused the same way: "
+            "fix what HubSpot names and run again."
+        )
+    if invalid:
+        parts.append(
+            f"{invalid} records were invalid and skipped: {first(Outcome.INVALID)}. Fix the records and run again."
+        )
+    return " ".join(parts)
+
+
+def run_batch(
+    task: HubSpotTaskMixin,
+    decisions: Iterable[Decision],
+    *,
+    verify_status: bool,
+    verify_by_thread: bool,
+    dry_run: bool,
+    max_concurrency: int,
+    report_path: str | None,
+    reference_time: datetime | None = None,
+    stale_after: timedelta | None = None,
+) -> dict[str, Any]:
+    """Act on the decisions through the task's hook, write the report, log the table, fail the task as documented.
+
+    :param task: the operator (its ``hubspot_hook``, ``hubspot_conn_id`` and ``log``).
+    :param decisions: the plan, in input order.
+    :param verify_status: read each message's state first and apply the transition rules.
+    :param verify_by_thread: read a thread's messages with one listing where records name their thread.
+    :param dry_run: send no PATCH.
+    :param max_concurrency: requests in flight.
+    :param report_path: the JSON Lines report, if any.
+    :param reference_time: the reconciliation's check time (None for explicit updates).
+    :param stale_after: the reconciliation's SLA (None for explicit updates).
+    """
+    report = RunReport()
+    stop = threading.Event()
+    with task.hubspot_hook(pool_size=max_concurrency, stop=stop) as hook:
+        client = hook.get_conn()  # built once, before the worker threads share it
+        reader = StatusLookup(client, by_thread=verify_by_thread)
+        with open_report(report_path) as handle:
+
+            def sink(outcome: MessageOutcome) -> None:
+                if handle is not None:
+                    handle.write(outcome.to_json() + "\n")
+                    # Row by row: a worker killed mid-batch leaves every outcome it collected on disk.
+                    handle.flush()
+
+            result = run_plan(
+                decisions,
+                client,
+                report=report,
+                sink=sink,
+                verify_status=verify_status,
+                dry_run=dry_run,
+                max_concurrency=max_concurrency,
+                stop=stop,
+                reader=reader,
+            )
+    summary = report.summary(
+        reference_time=reference_time,
+        stale_after=stale_after,
+        dry_run=dry_run,
+        verify_status=verify_status,
+        duration_seconds=result.duration_seconds,
+        stopped_reason=result.stopped_reason,
+    )
+    if report_path:
+        summary["report_path"] = report_path
+    task.log.info("Reconciliation summary\n%s", format_table(summary))  # type: ignore[attr-defined]
+    _raise_for(task.hubspot_conn_id, result, summary, verify_status=verify_status, report_path=report_path)
+    return summary
+
+
+def _raise_for(
+    conn_id: str, result: RunResult, summary: dict[str, Any], *, verify_status: bool, report_path: str | None
+) -> None:
+    """Fail the task as documented once every row has its outcome (docs/operators.md, "How the task ends")."""
+    counts, examples = summary["counts"], summary["examples"]
+    prefix = f"HubSpot connection '{conn_id}': "
+    if result.stopping_error is not None:
+        raise airflow_error(result.stopping_error, conn_id=conn_id)
+    errors, not_attempted = counts[Outcome.ERROR.value], counts[Outcome.NOT_ATTEMPTED.value]
+    if result.stopped_reason and (errors or not_attempted):
+        # An unfinished batch (killed, or HubSpot stopped answering) must not end as a success.
+        raise AirflowException(
+            f"{prefix}{result.stopped_reason}. {errors} messages ended in error and {not_attempted} were not "
+            f"attempted. {retry_note(verify_status)}"
+        )
+    if result.unwritten_rows:
+        raise AirflowException(
+            f"{result.unwritten_rows} rows of the report could not be written to {report_path} "
+            f"({result.sink_error}); the counts above include them and HubSpot was updated as counted. "
+            f"{retry_note(verify_status)}"
+        )
+    final = rows_a_retry_cannot_cure(counts, examples)
+    # Transient errors first: the task's retries may cure them; refused writes and invalid records then fail the last
+    # try for good.
+    if errors:
+        raise AirflowException(
+            f"{prefix}{errors} messages ended in error (the rest was processed). {retry_note(verify_status)} "
+            f"{final}".strip()
+        )
+    if final:
+        raise AirflowFailException(f"{final} See the report for every row (the rest was processed).")
