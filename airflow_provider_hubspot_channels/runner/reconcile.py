@@ -178,7 +178,8 @@ def _attempt(decision: Decision, client: MessageStatusClient, *, verify_status: 
         return _Attempt(row(Outcome.NOT_ATTEMPTED, _stop_reason(exc), correlation_id=correlation), stopping_error=exc)
     except NO_ANSWER_ERRORS as exc:
         correlation = exc.correlation_id if isinstance(exc, HubSpotApiError) else None
-        return _Attempt(row(Outcome.ERROR, client.redact(str(exc)), correlation_id=correlation), no_answer=True)
+        reason = client.redact(str(exc)) + (f"; {MAYBE_WRITTEN_NOTE}" if writing and exc.unanswered else "")
+        return _Attempt(row(Outcome.ERROR, reason, correlation_id=correlation), no_answer=True)
     except ClientStoppedError as exc:
         if writing and exc.unanswered:
             return _Attempt(row(Outcome.ERROR, f"stopped while the PATCH was retried; {MAYBE_WRITTEN_NOTE}"))
