@@ -216,9 +216,12 @@ class HubSpotChannelsClient:
     # -- lifecycle ---------------------------------------------------------------------------------------------
 
     def stop(self) -> None:
-        """Make waiting and retrying calls give up promptly with :class:`ClientStoppedError` (task killed)."""
+        """Make every call give up promptly with :class:`ClientStoppedError` (task killed or timed out): waits and
+        retries end, and requests in flight are cut off (a write among them may still have landed; it counts as
+        unanswered)."""
         self._stop.set()
         self.budget.stop()
+        self._watchdog.expire_all()
 
     def redact(self, text: str) -> str:
         """``text`` with every form (raw, repr, JSON, URL-encoded, bytes repr) of every secret the client knows
@@ -388,6 +391,8 @@ class HubSpotChannelsClient:
                     origin=self.config.origin,
                 )
             retries += 1
+            if self._stop.is_set():  # cut off by stop(): no retry, and the caller learns it was a stop
+                raise ClientStoppedError(f"{method} {path} cut off: the client was stopped")
             delay = self.retry_policy.delay(retry_number=retries, waited=waited, details=details, headers=headers)
             if delay is None:
                 if details is None:

@@ -108,7 +108,8 @@ class RateBudget:
         share: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._ceiling = max_requests
+        # A rate, not a count: the server may name another window than the one the ceiling was given for.
+        self._ceiling_per_second = max_requests / interval
         self._interval = interval
         self._share = share
         self._clock = clock
@@ -248,7 +249,9 @@ class RateBudget:
             ):
                 return
             now = self._clock()
-            if interval is not None:
+            if interval is not None and interval != self._interval:
+                # The limit is per window: a window of another length holds proportionally more or fewer requests.
+                self._limit = max(1.0, self._limit * interval / self._interval)
                 self._interval = interval
             self._expire(now)
             margin = max(1.0, account_max * SAFETY_MARGIN)
@@ -275,7 +278,8 @@ class RateBudget:
             if now - self._last_adapt >= ADAPT_EVERY:
                 self._last_adapt = now
                 # At least one request per window: an account max of 1 less the margin would otherwise be 0.
-                cap = max(1.0, min(float(self._ceiling), account_max * self._share, account_max - margin))
+                ceiling = self._ceiling_per_second * self._interval
+                cap = max(1.0, min(ceiling, account_max * self._share, account_max - margin))
                 target = min(cap, account_max - others - margin)
                 self._limit = min(cap, max(1.0, self._limit + ADAPT_GAIN * (target - self._limit)))
                 self._tokens = min(self._tokens, self._burst())

@@ -167,6 +167,16 @@ class Watchdog:
                     attempt.expired = True
                     _shut(attempt.sock)
 
+    def expire_all(self) -> None:
+        """End every attempt in flight now (the client was stopped): their sockets are shut, their calls raise."""
+        with self._cond:
+            for _, _, attempt in self._heap:
+                if not attempt.done:
+                    attempt.expired = True
+                    _shut(attempt.sock)
+            self._heap.clear()
+            self._cond.notify()
+
     def close(self) -> None:
         """Stop the thread (attempts still running keep their deadline only until then)."""
         with self._cond:

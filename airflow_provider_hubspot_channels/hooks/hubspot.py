@@ -165,7 +165,11 @@ class HubSpotChannelsHook(BaseHook):
         super().__init__()
         self.hubspot_conn_id = hubspot_conn_id
         self.pool_size = pool_size
-        self._stopped = threading.Event()
+        self._stopped = False
+        # Guards the stop flag and the built client together: a stop from another thread (on_kill's kill switch)
+        # while the client is being built must stop that client too.
+        self._lock = threading.Lock()
+        self._built: HubSpotChannelsClient | None = None
 
     def __repr__(self) -> str:
         return f"HubSpotChannelsHook(hubspot_conn_id={self.hubspot_conn_id!r})"
@@ -222,8 +226,10 @@ class HubSpotChannelsHook(BaseHook):
         """The HubSpot client, built on first use from the Connection."""
         settings = self.connection_settings()
         client = self._client_for(settings, settings.config)
-        if self._stopped.is_set():  # killed while the connection was being read
-            client.stop()
+        with self._lock:
+            self._built = client
+            if self._stopped:  # killed while the connection was being read or the client built
+                client.stop()
         return client
 
     def _client_for(self, settings: ConnectionSettings, config: ClientConfig) -> HubSpotChannelsClient:
@@ -342,14 +348,16 @@ class HubSpotChannelsHook(BaseHook):
 
     def stop(self) -> None:
         """Make the client's waiting and retrying calls give up at once (``on_kill``), also one built later."""
-        self._stopped.set()
-        if "client" in self.__dict__:
-            self.client.stop()
+        with self._lock:
+            self._stopped = True
+            client = self._built
+        if client is not None:
+            client.stop()
 
     def close(self) -> None:
         """Close the client's pooled connections, if a client was built."""
-        if "client" in self.__dict__:
-            self.client.close()
+        if self._built is not None:
+            self._built.close()
 
 
 __all__ = ["ConnectionSettings", "HubSpotChannelsHook", "settings_from_connection"]

@@ -128,6 +128,9 @@ _NEAR_MISS_RATIO = 0.85
 _NEAR_MISS_MAX_CHARS = 64
 _MAX_INT_BITS = 4096
 _STATUS_BY_TEXT = {status.value: status for status in DeliveryStatus}
+#: Keys under which a store may keep a receipt by another name; with a settled value they must not be ignored.
+_RECEIPT_LIKE_KEYS = frozenset({"status", "state", "receipt", "delivery", "delivery_state"})
+_SETTLED_WORDS = frozenset(status.value for status in DeliveryStatus if status is not DeliveryStatus.PENDING)
 _ALLOWED_STATUSES = ", ".join(_STATUS_BY_TEXT)
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _NON_WORD = re.compile(r"[^0-9a-zA-Z]+")
@@ -237,6 +240,14 @@ def _refuse_near_misses(
     for name, key, value in extra:
         if value is None:
             continue
+        if "delivery_status" not in core and _looks_like_a_receipt(name, value):
+            shown_key = replace_lone_surrogates(key)
+            raise InvalidInputError(
+                f"{prefix}.{shown_key}",
+                f"{shown_key}={shown(value)} looks like a delivery receipt, but delivery_status is missing "
+                "(did you mean delivery_status?)",
+                f"rename {shown_key} to delivery_status, or drop it if it is not the carrier's receipt",
+            )
         field_name = _near_core_field(name)
         if field_name is not None and field_name not in core:
             shown_key = replace_lone_surrogates(key)
@@ -245,6 +256,13 @@ def _refuse_near_misses(
                 f"unknown key {shown(key)} looks like {field_name}, which is missing (did you mean {field_name}?)",
                 f"rename {shown_key} to {field_name} (or {_CORE_KEYS[field_name]})",
             )
+
+
+def _looks_like_a_receipt(name: str, value: Any) -> bool:
+    """A ``status``-like key holding a receipt word: read as absent, the receipt would fail open (pending, FAILED)."""
+    if name not in _RECEIPT_LIKE_KEYS and not name.endswith("_status"):
+        return False
+    return isinstance(value, str) and value.strip().lower() in _SETTLED_WORDS
 
 
 def _near_core_field(name: str) -> str | None:

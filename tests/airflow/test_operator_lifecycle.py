@@ -64,7 +64,7 @@ def test_on_kill_takes_no_lock_the_interrupted_thread_may_hold(tmp_path):
             with op.hubspot_hook() as hook:
                 client = hook.get_conn()
                 # As if the SIGTERM arrived while this thread held the locks a stop takes.
-                with client._stop._cond, client.budget._cond, hook._stopped._cond:
+                with client._stop._cond, client.budget._cond, hook._lock:
                     op.on_kill()
                 stopped = client._stop.wait(5)  # the kill switch's own thread did the stopping
             print("stopped" if stopped else "not stopped")

@@ -414,3 +414,18 @@ def test_no_header_value_breaks_the_budget(answers, waits, ceiling, share):
         assert 1 <= budget.limit <= ceiling
     clock.now += 7200.0  # past any hold and window: a slot must be free at once
     assert math.isfinite(budget.acquire())
+
+
+def test_the_ceiling_per_ten_seconds_holds_when_the_server_names_another_window():
+    # max_requests_per_10s is a rate: a server (or proxy) saying its window is 1 s must not turn 50 per 10 s into 50
+    # per second.
+    clock = FakeClock()
+    budget = RateBudget(max_requests=50, clock=clock)
+    granted, end = 0, clock.now + 10.0
+    while clock.now < end:
+        if budget.try_acquire():
+            granted += 1
+            budget.observe(headers(100, 99, 1000))
+        else:
+            clock.now += 0.01
+    assert granted <= 55, granted

@@ -107,7 +107,9 @@ class AirflowServices:
         env.update(
             {
                 "AIRFLOW_HOME": str(self.home),
-                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.home}/airflow.db",
+                # SQLite's default 5 s lock wait is too short on a loaded 2-core CI machine: the CLI's backfill and
+                # the scheduler write at the same time, and the loser failed with "database is locked".
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.home}/airflow.db?timeout=60",
                 "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
                 "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_folder),
                 "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",

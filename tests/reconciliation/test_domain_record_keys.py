@@ -125,3 +125,19 @@ def test_a_number_too_long_for_text_is_not_a_crash(key: str) -> None:
     assert len(records) + len(invalid) == 1
     if invalid:
         assert invalid[0].field == f"messages[0].{key}"
+
+
+@pytest.mark.parametrize("key", ["status", "Status", "receipt", "carrier_status", "deliveryState"])
+def test_a_receipt_under_another_name_is_not_read_as_pending(key):
+    # {"status": "delivered"} without delivery_status would be pending, then marked FAILED: refuse it, naming both.
+    row = {"channel_id": 1, "message_id": "m", "created_at": "2026-11-24T10:00:00Z", key: "delivered"}
+    with pytest.raises(InvalidInputError, match="delivery_status"):
+        parse_record(row, 0)
+
+
+def test_a_status_key_beside_delivery_status_or_with_another_value_is_context():
+    base = {"channel_id": 1, "message_id": "m", "created_at": "2026-11-24T10:00:00Z"}
+    assert parse_record({**base, "status": "delivered", "delivery_status": "delivered"}, 0).delivery_status.value == (
+        "delivered"
+    )
+    assert parse_record({**base, "status": "queued"}, 0).context["status"] == "queued"

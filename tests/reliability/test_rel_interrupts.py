@@ -204,3 +204,40 @@ def test_a_patch_answered_with_read_is_not_reported_as_marked_failed() -> None:
     )
     assert {row.outcome for row in rows} == {Outcome.SKIPPED_TERMINAL_IN_HUBSPOT}
     assert all("keeps READ" in row.reason for row in rows)
+
+
+def test_an_interrupt_cuts_off_the_requests_in_flight(monkeypatch):
+    # Airflow's execution timeout must end the task promptly, not after HubSpot's slowest answer (up to the attempt
+    # deadline, 40 s with the defaults): the run stops the client, which cuts off the requests in flight.
+    import time
+
+    from airflow_provider_hubspot_channels.client import ClientConfig, HubSpotChannelsClient
+    from airflow_provider_hubspot_channels.simulator import FaultConfig, HubSpotSimulator
+
+    with HubSpotSimulator(faults=FaultConfig(p_slow=1.0, slow_seconds=8)) as sim:
+        sim.add_channel(1)
+        for i in range(4):
+            sim.add_message(1, f"m-{i}", created_at="2026-11-24T10:00:00Z")
+        config = ClientConfig(base_url=sim.base_url, timeout=20, max_retries=0)
+        with HubSpotChannelsClient(config=config, access_token=sim.access_token) as client:
+            rows: list[Any] = []
+            previous = signal.signal(signal.SIGALRM, _raise_interrupted)
+            started = time.monotonic()
+            try:
+                signal.setitimer(signal.ITIMER_REAL, 0.5)
+                with pytest.raises(Interrupted):
+                    run_plan(
+                        plan(batch(4), StalenessPolicy(timedelta(minutes=15), NOW)),
+                        client,
+                        report=RunReport(),
+                        sink=rows.append,
+                        verify_status=False,
+                    )
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                signal.signal(signal.SIGALRM, previous)
+            elapsed = time.monotonic() - started
+    assert elapsed < 4, elapsed  # the slow answers would take 8 s
+    assert sorted(row.index for row in rows) == [0, 1, 2, 3]
+    # The PATCH in flight may have landed: its row says so instead of "not attempted".
+    assert any(row.outcome is Outcome.ERROR and "may show FAILED" in row.reason for row in rows), rows
