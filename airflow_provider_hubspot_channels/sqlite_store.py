@@ -4,13 +4,27 @@ The example DAGs and ``make demo`` use it; in production, read your bridge's rea
 
 The bridge inserts a row when HubSpot's ``OUTGOING_CHANNEL_MESSAGE_CREATED`` webhook arrives
 (:func:`insert_records`), and sets ``delivery_status`` when the carrier's delivery receipt comes
-(:func:`record_receipt`: ``delivered``, ``read``, ``failed``). Rows still ``pending`` and not yet settled by a
-reconciliation are what the reconciliation DAGs check. Replace this module with your own store: the DAGs need only
-``load_pending`` (rows in, as plain dicts) and ``record_outcomes`` (the JSON Lines report out).
+(:func:`record_receipt`: ``delivered``, ``read``, ``failed``, with ``receipt_at``). A reconciliation tells HubSpot,
+and :func:`record_outcomes` writes down what HubSpot shows afterwards (``reported_status``, ``reported_at``), so the
+next run loads only what still disagrees (:func:`load_unreconciled`; :func:`load_pending` for the stale-only
+operator). Replace this module with your own store: the DAGs need only a loader (rows in, as plain dicts) and
+``record_outcomes`` (the JSON Lines report out).
 
-HubSpot delivers webhooks at least once, so the same message can arrive again, long after its receipt or its
-reconciliation. An insert therefore never touches an existing row: a redelivered webhook must not turn a delivered
-or reconciled message back into a pending one (which the next run would then mark FAILED).
+Decisions:
+
+* HubSpot delivers webhooks at least once, so the same message can arrive again, long after its receipt or its
+  reconciliation. An insert therefore never touches an existing row: a redelivered webhook must not turn a
+  delivered or reconciled message back into a pending one (which the next run would then mark FAILED).
+* ``delivery_status`` belongs to the receipts: a write-back never changes it, so a receipt recorded while a run
+  was under way is never lost, and the next run tells HubSpot.
+* ``reported_status`` ``READ`` is final: HubSpot's READ is never changed by a reconciliation, so loading the row
+  again would only cost a GET per run, for ever.
+* A receipt recorded at or after the last report (``receipt_at >= reported_at``) makes the row load again, and
+  without ``reported_status`` when that equals the target: the report was made without the receipt (a carrier's
+  error after an SLA FAILED is a better explanation than the SLA's, though both are FAILED), so the run checks
+  HubSpot instead of skipping the row.
+* A store made by the previous version gains the new columns on first open. Its ``reconciled_at`` (settled by a
+  previous version) counts as reported for a row still ``pending``; a ``failed`` row it settled was reported FAILED.
 """
 
 from __future__ import annotations
@@ -25,7 +39,12 @@ from typing import Any
 
 from airflow_provider_hubspot_channels.exceptions import InvalidInputError
 from airflow_provider_hubspot_channels.reconciliation import parse_timestamp
-from airflow_provider_hubspot_channels.validation import validate_channel_id, validate_message_id
+from airflow_provider_hubspot_channels.validation import (
+    shown,
+    validate_channel_id,
+    validate_message_id,
+    validate_status_type,
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS outgoing_messages (
@@ -35,14 +54,42 @@ CREATE TABLE IF NOT EXISTS outgoing_messages (
     delivery_status TEXT    NOT NULL DEFAULT 'pending',
     recipient       TEXT,
     carrier_error   TEXT,
-    reconciled_at   TEXT,              -- set when a reconciliation settled it (see record_outcomes)
+    reconciled_at   TEXT,              -- written by previous versions only (see the module docstring)
     PRIMARY KEY (channel_id, message_id)
 )
 """
 
+#: Columns added since the first version, with their declarations: ``connect`` adds any that a file lacks.
+ADDED_COLUMNS = {
+    "receipt_at": "TEXT",  # when the last receipt was recorded (record_receipt)
+    "reported_status": "TEXT",  # what HubSpot showed after the last report: SENT, READ or FAILED
+    "reported_at": "TEXT",  # when that was written back
+    "abandoned": "TEXT",  # the outcome after which the row is never loaded again (not_found, refused, ...)
+    "conversations_thread_id": "TEXT",  # HubSpot's thread id (digits), for verify by thread
+}
+
+_REPORTED = "COALESCE(UPPER(TRIM(reported_status)), '')"
+_NEWER_RECEIPT = "(receipt_at IS NOT NULL AND (reported_at IS NULL OR receipt_at >= reported_at))"
+# The target (from delivery_status) differs from what was reported. Pending: the stale ones' target is FAILED (the
+# operator judges staleness); reconciled_at is a previous version's "reported" (see the module docstring).
+_TARGET_DIFFERS = f"""CASE LOWER(delivery_status)
+    WHEN 'pending' THEN {_REPORTED} <> 'FAILED' AND reconciled_at IS NULL
+    WHEN 'delivered' THEN {_REPORTED} <> 'SENT'
+    WHEN 'read' THEN {_REPORTED} <> 'READ'
+    WHEN 'failed' THEN {_REPORTED} <> 'FAILED'
+    ELSE 1 END"""
+_DISAGREES = f"abandoned IS NULL AND {_REPORTED} <> 'READ' AND ({_NEWER_RECEIPT} OR {_TARGET_DIFFERS})"
+# The columns a loader returns (None values left out). A reported_status that equals the target but predates the
+# latest receipt is left out: that report was made without the receipt, so the run verifies instead of skipping.
+_LOADED = (
+    "channel_id, message_id, created_at, delivery_status, recipient, carrier_error, receipt_at, "
+    f"conversations_thread_id, CASE WHEN {_NEWER_RECEIPT} AND NOT ({_TARGET_DIFFERS}) THEN NULL "
+    "ELSE reported_status END AS reported_status"
+)
+
 
 def connect(path: str | Path) -> sqlite3.Connection:
-    """Open (and create if needed) the store.
+    """Open (and create, or bring up to date, if needed) the store.
 
     :param path: the SQLite file.
     """
@@ -50,7 +97,38 @@ def connect(path: str | Path) -> sqlite3.Connection:
     db = sqlite3.connect(str(path))
     db.row_factory = sqlite3.Row
     db.execute(SCHEMA)
+    if set(ADDED_COLUMNS) - _columns(db):
+        _migrate(db)
     return db
+
+
+def _columns(db: sqlite3.Connection) -> set[str]:
+    return {row[1] for row in db.execute("PRAGMA table_info(outgoing_messages)")}
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    # The write lock first, then look again: another process may have added the columns meanwhile.
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        have = _columns(db)
+        for name, declaration in ADDED_COLUMNS.items():
+            if name not in have:
+                db.execute(f"ALTER TABLE outgoing_messages ADD COLUMN {name} {declaration}")
+        if "reported_status" not in have:
+            # A failed row a previous version settled was pending and marked FAILED (or received its failed
+            # receipt while that run was under way): either way HubSpot was told FAILED.
+            db.execute(
+                "UPDATE outgoing_messages SET reported_status = 'FAILED', reported_at = reconciled_at "
+                "WHERE reconciled_at IS NOT NULL AND delivery_status = 'failed'"
+            )
+            db.execute(
+                "UPDATE outgoing_messages SET reported_at = reconciled_at "
+                "WHERE reconciled_at IS NOT NULL AND reported_at IS NULL"
+            )
+        db.commit()
+    except BaseException:
+        db.rollback()
+        raise
 
 
 #: The statuses a carrier's receipt can report.
@@ -62,31 +140,61 @@ def insert_records(path: str | Path, records: Iterable[Mapping[str, Any]]) -> in
 
     A message already in the store (same ``channel_id`` and ``message_id``) is left exactly as it is: webhooks are
     delivered at least once, and a redelivery must not reset its receipt or its reconciliation. Receipts go
-    through :func:`record_receipt`.
+    through :func:`record_receipt`. A batch with an invalid value writes nothing.
 
     :param path: the SQLite file.
-    :param records: dicts with channel_id, message_id, created_at, delivery_status and optional context.
+    :param records: dicts with channel_id, message_id, created_at, delivery_status and optional recipient,
+        carrier_error, conversations_thread_id (digits), reported_status (what the bridge already reported:
+        SENT, READ or FAILED, any case; its ``reported_at`` is now) and receipt_at.
     """
-    rows = [
-        (
-            int(r["channel_id"]),
-            str(r["message_id"]),
-            _iso(parse_timestamp(r["created_at"], field="created_at")),
-            r.get("delivery_status") or "pending",
-            r.get("recipient"),
-            r.get("carrier_error"),
+    now = _iso(datetime.now(timezone.utc))
+    rows = []
+    for r in records:
+        reported = _reported_status(r.get("reported_status"))
+        receipt_at = r.get("receipt_at")
+        rows.append(
+            (
+                int(r["channel_id"]),
+                str(r["message_id"]),
+                _iso(parse_timestamp(r["created_at"], field="created_at")),
+                r.get("delivery_status") or "pending",
+                r.get("recipient"),
+                r.get("carrier_error"),
+                reported,
+                now if reported else None,
+                None if receipt_at is None else _iso(parse_timestamp(receipt_at, field="receipt_at")),
+                _thread_id(r.get("conversations_thread_id")),
+            )
         )
-        for r in records
-    ]
     with closing(connect(path)) as db, db:
         before = db.total_changes
         db.executemany(
-            "INSERT INTO outgoing_messages "
-            "(channel_id, message_id, created_at, delivery_status, recipient, carrier_error) VALUES (?,?,?,?,?,?) "
-            "ON CONFLICT(channel_id, message_id) DO NOTHING",
+            "INSERT INTO outgoing_messages (channel_id, message_id, created_at, delivery_status, recipient, "
+            "carrier_error, reported_status, reported_at, receipt_at, conversations_thread_id) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT(channel_id, message_id) DO NOTHING",
             rows,
         )
         return db.total_changes - before
+
+
+def _reported_status(value: Any) -> str | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return validate_status_type(value, field="reported_status")
+
+
+def _thread_id(value: Any) -> str | None:
+    if value is None:
+        return None
+    # bool is an int to Python; "١٢" is digits to str.isdigit(): neither is a HubSpot thread id.
+    text = str(value) if isinstance(value, (int, str)) and not isinstance(value, bool) else ""
+    if not (text.isascii() and text.isdigit()):
+        raise InvalidInputError(
+            "conversations_thread_id",
+            f"{shown(value)} is not a thread id",
+            "give HubSpot's conversationsThreadId as digits, or leave it out",
+        )
+    return text
 
 
 def record_receipt(
@@ -99,8 +207,8 @@ def record_receipt(
     """Record a carrier's delivery receipt (as the bridge would); returns whether the message was in the store.
 
     Updates only: a receipt for a message the store does not know inserts nothing (its webhook has not arrived,
-    and without it there is no ``created_at``). ``reconciled_at`` is kept, so a late receipt for a message a
-    reconciliation already marked FAILED still shows that HubSpot was told so.
+    and without it there is no ``created_at``). ``receipt_at`` becomes now; what was reported to HubSpot is kept,
+    so a late receipt for a message a reconciliation marked FAILED is loaded again, and HubSpot is corrected.
 
     :param path: the SQLite file.
     :param channel_id: the custom channel.
@@ -112,9 +220,9 @@ def record_receipt(
         raise ValueError(f"delivery_status must be one of {sorted(RECEIPT_STATUSES)}, not {delivery_status!r}")
     with closing(connect(path)) as db, db:
         cursor = db.execute(
-            "UPDATE outgoing_messages SET delivery_status = ?, carrier_error = ? "
+            "UPDATE outgoing_messages SET delivery_status = ?, carrier_error = ?, receipt_at = ? "
             "WHERE channel_id = ? AND message_id = ?",
-            (delivery_status, carrier_error, int(channel_id), str(message_id)),
+            (delivery_status, carrier_error, _iso(datetime.now(timezone.utc)), int(channel_id), str(message_id)),
         )
         return cursor.rowcount > 0
 
@@ -124,6 +232,27 @@ def _iso(value: datetime) -> str:
     return value.astimezone(timezone.utc).isoformat(timespec="microseconds")
 
 
+def load_unreconciled(
+    path: str | Path,
+    *,
+    created_at_or_before: datetime,
+    created_after: datetime | None = None,
+    channel_id: int | None = None,
+) -> list[dict[str, Any]]:
+    """Rows whose target status disagrees with what HubSpot was last told, oldest first (two-way mode).
+
+    That is, rows not abandoned and not reported READ that are ``pending`` (not reported FAILED), ``delivered``
+    (not reported SENT), ``read``, ``failed`` (not reported FAILED), or have a receipt newer than the last report.
+    Each row is a dict with ``reported_status`` and ``receipt_at`` when set (None values left out).
+
+    :param path: the SQLite file.
+    :param created_at_or_before: upper bound (inclusive) of ``created_at``; an aware datetime.
+    :param created_after: lower bound (exclusive) of ``created_at``, if any; an aware datetime.
+    :param channel_id: only this channel, if given.
+    """
+    return _load(path, _DISAGREES, created_at_or_before, created_after, channel_id)
+
+
 def load_pending(
     path: str | Path,
     *,
@@ -131,63 +260,78 @@ def load_pending(
     created_at_or_before: datetime,
     channel_id: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Rows still waiting for a receipt and not yet reconciled, oldest first.
+    """Rows still waiting for a receipt and not yet reported FAILED (or READ), oldest first (stale-only mode).
 
     :param path: the SQLite file.
     :param created_after: lower bound (exclusive) of ``created_at``, if any; an aware datetime.
     :param created_at_or_before: upper bound (inclusive) of ``created_at``; an aware datetime.
     :param channel_id: only this channel, if given.
     """
-    query = (
-        "SELECT channel_id, message_id, created_at, delivery_status, recipient, carrier_error "
-        "FROM outgoing_messages WHERE delivery_status = 'pending' AND reconciled_at IS NULL AND created_at <= ?"
+    where = (
+        f"delivery_status = 'pending' AND abandoned IS NULL AND reconciled_at IS NULL "
+        f"AND {_REPORTED} NOT IN ('FAILED', 'READ')"
     )
+    return _load(path, where, created_at_or_before, created_after, channel_id)
+
+
+def _load(
+    path: str | Path, where: str, until: datetime, after: datetime | None, channel_id: int | None
+) -> list[dict[str, Any]]:
+    query = f"SELECT {_LOADED} FROM outgoing_messages WHERE ({where}) AND created_at <= ?"
     # parse_timestamp refuses naive datetimes, which astimezone() would silently read as the machine's local time.
-    args: list[Any] = [_iso(parse_timestamp(created_at_or_before, field="created_at_or_before"))]
-    if created_after is not None:
+    args: list[Any] = [_iso(parse_timestamp(until, field="created_at_or_before"))]
+    if after is not None:
         query += " AND created_at > ?"
-        args.append(_iso(parse_timestamp(created_after, field="created_after")))
+        args.append(_iso(parse_timestamp(after, field="created_after")))
     if channel_id is not None:
         query += " AND channel_id = ?"
         args.append(int(channel_id))
     with closing(connect(path)) as db:
-        rows = db.execute(query + " ORDER BY created_at", args).fetchall()
+        rows = db.execute(query + " ORDER BY created_at, channel_id, message_id", args).fetchall()
     return [{key: row[key] for key in row.keys() if row[key] is not None} for row in rows]  # noqa: SIM118
 
 
-#: Outcomes that settle a message, and the ``delivery_status`` a still ``pending`` row gets (None: kept).
-SETTLED_OUTCOMES: dict[str, str | None] = {
-    "marked_failed": "failed",
-    "skipped_terminal_in_hubspot": None,
-    "not_found": None,
-    "refused": None,
-}
+#: Outcomes after which a row is never loaded again: HubSpot does not know the message, refused the write for
+#: good, or shows it as INCOMING (retrying would cost a GET per run for ever, or fail every run).
+ABANDONING_OUTCOMES = ("not_found", "refused", "skipped_not_outgoing")
+#: Outcomes a report row carries ``hubspot_status_after`` with (see :func:`record_outcomes`).
+REPORTED_OUTCOMES = (
+    "marked_sent",
+    "marked_read",
+    "marked_failed",
+    "marked_failed_by_carrier",
+    "corrected_to_sent",
+    "corrected_to_read",
+    "already_correct",
+    "skipped_read_in_hubspot",
+)
+# What HubSpot can show (RECEIVED included: a write-back records what HubSpot shows, not what we asked).
+_HUBSPOT_STATUSES = frozenset({"SENT", "READ", "FAILED", "RECEIVED"})
 
 
 def record_outcomes(path: str | Path, report_path: str | Path) -> dict[str, int]:
-    """Write a reconciliation's outcomes back: settled messages get ``reconciled_at`` and are not loaded again.
+    """Write a reconciliation's outcomes back: what HubSpot shows now, and the rows never to load again.
 
-    * ``marked_failed``: a row still ``pending`` becomes ``failed``. A receipt recorded while the run was under
-      way (``delivered``, ``read``, ``failed``) is kept: it is the truth, the FAILED was a guess. ``reconciled_at``
-      is set either way, as HubSpot was told FAILED.
-    * ``skipped_terminal_in_hubspot`` (HubSpot already showed READ or FAILED): ``delivery_status`` is kept.
-    * ``not_found`` (HubSpot does not know the message): ``delivery_status`` is kept (``pending``). Retrying would
-      cost one GET per run for every such message, for ever; find them later with
-      ``delivery_status = 'pending' AND reconciled_at IS NOT NULL``.
-    * ``refused`` (HubSpot refused the write with a final answer such as 400): kept ``pending`` like ``not_found``.
-      The run that met the refusal failed and named it; loading the message again would fail every later run.
+    * A row with ``hubspot_status_after`` sets ``reported_status`` to it and ``reported_at`` to now. After
+      ``marked_failed`` (the run judged the row pending) a receipt recorded during the run keeps the older
+      ``reported_at``, so the next run tells HubSpot what the receipt says.
+    * ``not_found``, ``refused`` and ``skipped_not_outgoing`` set ``abandoned`` to the outcome: never loaded
+      again; find them with ``abandoned IS NOT NULL``.
+    * ``delivery_status`` is never changed: the store keeps receipts, HubSpot is told.
 
-    Every other outcome (not stale yet, dry run, errors, ...) leaves the row as it is, for the next run.
+    Every other row (not stale yet, dry run, errors, ...) leaves the row as it is, for the next run.
 
     A line that is not a report row (not UTF-8, not a JSON object, cut off by a killed worker, without a valid
-    ``channel_id``, ``message_id`` or ``outcome``) is skipped and counted as ``bad_lines``; its message stays
-    pending and the next run looks at it again. All rows are written in one transaction: all or nothing.
-    Returns how many rows of each settled outcome the report had, and ``bad_lines``.
+    ``channel_id``, ``message_id`` or ``outcome``, or with a ``hubspot_status_after`` that is no HubSpot status)
+    is skipped and counted as ``bad_lines``; its row stays as it was. All rows are written in one transaction:
+    all or nothing. Returns how many rows of each outcome were written back (every outcome of
+    :data:`REPORTED_OUTCOMES` and :data:`ABANDONING_OUTCOMES`, zeros included, and any other outcome that carried
+    ``hubspot_status_after``), and ``bad_lines``.
 
     :param path: the SQLite file.
     :param report_path: the operator's JSON Lines report.
     """
-    counts = dict.fromkeys(SETTLED_OUTCOMES, 0)
+    counts = dict.fromkeys((*REPORTED_OUTCOMES, *ABANDONING_OUTCOMES), 0)
     bad_lines = 0
     now = _iso(datetime.now(timezone.utc))
     # Binary, so that one line of invalid UTF-8 is one bad line, not an exception half-way through the file.
@@ -197,28 +341,36 @@ def record_outcomes(path: str | Path, report_path: str | Path) -> dict[str, int]
             if row is None:
                 bad_lines += 1
                 continue
-            channel_id, message_id, outcome = row
-            if outcome not in SETTLED_OUTCOMES:
+            channel_id, message_id, outcome, after = row
+            abandon = outcome if outcome in ABANDONING_OUTCOMES else None
+            if after is None and abandon is None:
                 continue
-            counts[outcome] += 1
+            counts[outcome] = counts.get(outcome, 0) + 1
             db.execute(
-                "UPDATE outgoing_messages SET reconciled_at = ?, "
-                "delivery_status = CASE WHEN delivery_status = 'pending' THEN COALESCE(?, delivery_status) "
-                "ELSE delivery_status END "
-                "WHERE channel_id = ? AND message_id = ?",
-                (now, SETTLED_OUTCOMES[outcome], channel_id, message_id),
+                "UPDATE outgoing_messages SET "
+                "reported_status = COALESCE(?1, reported_status), "
+                "reported_at = CASE WHEN ?1 IS NULL OR (?2 AND delivery_status <> 'pending') THEN reported_at "
+                "ELSE ?3 END, "
+                "abandoned = COALESCE(?4, abandoned) "
+                "WHERE channel_id = ?5 AND message_id = ?6",
+                (after, outcome == "marked_failed", now, abandon, channel_id, message_id),
             )
     return {**counts, "bad_lines": bad_lines}
 
 
-def _report_row(line: bytes) -> tuple[int, str, str] | None:
-    """``(channel_id, message_id, outcome)`` of one report line, or None when it is not a usable row."""
+def _report_row(line: bytes) -> tuple[int, str, str, str | None] | None:
+    """``(channel_id, message_id, outcome, hubspot_status_after)`` of one report line, or None when unusable."""
     try:
         row = json.loads(line.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         return None
     if not isinstance(row, dict) or not isinstance(row.get("outcome"), str):
         return None
+    after = row.get("hubspot_status_after")
+    if after is not None:
+        if not isinstance(after, str) or after.strip().upper() not in _HUBSPOT_STATUSES:
+            return None
+        after = after.strip().upper()
     try:
         channel_id = validate_channel_id(row.get("channel_id"))
         message_id = validate_message_id(row.get("message_id"))
@@ -226,4 +378,4 @@ def _report_row(line: bytes) -> tuple[int, str, str] | None:
         message_id.encode("utf-8")
     except (InvalidInputError, ValueError):  # UnicodeEncodeError is a ValueError; so is int() of e.g. "²"
         return None
-    return channel_id, message_id, row["outcome"]
+    return channel_id, message_id, row["outcome"], after

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from .faults import FAULT_KINDS, FaultConfig
 from .metrics import RequestLogEntry
-from .scenarios import CLASSIFICATIONS, SCENARIOS, ScenarioSeed
+from .scenarios import CLASSIFICATIONS, SCENARIOS, TWO_WAY_CASES, ScenarioSeed
 from .server import HubSpotSimulator
 from .state import DEFAULT_CHANNEL_ACCOUNT_ID, DEFAULT_CHANNEL_ID, DEFAULT_INBOX_ID
 
@@ -25,6 +25,7 @@ __all__ = [
     "DEFAULT_INBOX_ID",
     "FAULT_KINDS",
     "SCENARIOS",
+    "TWO_WAY_CASES",
     "FaultConfig",
     "HubSpotSimulator",
     "RequestLogEntry",

@@ -35,10 +35,22 @@ def rows(path: Path) -> dict[str, dict[str, Any]]:
         return {r["message_id"]: dict(r) for r in db.execute("SELECT * FROM outgoing_messages")}
 
 
+# What HubSpot shows after each outcome, as the report says (the rest: not known, None)
+STATUS_AFTER = {"marked_failed": "FAILED", "already_correct": "FAILED", "skipped_read_in_hubspot": "READ"}
+
+
 def write_report(path: Path, outcomes: dict[str, str], channel_id: int = 1001) -> Path:
     report = path.parent / "report.jsonl"
     lines = [
-        json.dumps({"index": i, "channel_id": channel_id, "message_id": m, "outcome": o})
+        json.dumps(
+            {
+                "index": i,
+                "channel_id": channel_id,
+                "message_id": m,
+                "outcome": o,
+                "hubspot_status_after": STATUS_AFTER.get(o),
+            }
+        )
         for i, (m, o) in enumerate(outcomes.items())
     ]
     report.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
@@ -57,7 +69,7 @@ def test_redelivered_webhook_keeps_settled_rows(store: Path) -> None:
     record_outcomes(store, store.parent / "report.jsonl")
     before = rows(store)
     assert before["m-delivered"]["delivery_status"] == "delivered"
-    assert before["m-failed"]["delivery_status"] == "failed" and before["m-failed"]["reconciled_at"]
+    assert before["m-failed"]["reported_status"] == "FAILED" and before["m-failed"]["reported_at"]
 
     # HubSpot redelivers both webhooks (at least once), in another timestamp form, without a status
     redelivered = [webhook("m-delivered", epoch_ms(T0)), webhook("m-failed", "2026-11-24T11:00:00+01:00")]
@@ -90,12 +102,14 @@ def test_receipts_update_only(store: Path) -> None:
     assert [r["message_id"] for r in load_pending(store, created_at_or_before=T0)] == ["m3"]
 
 
-def test_late_receipt_keeps_reconciled_at(store: Path) -> None:
+def test_late_receipt_keeps_what_was_reported(store: Path) -> None:
     insert_records(store, [webhook("m1", T0)])
     record_outcomes(store, write_report(store, {"m1": "marked_failed"}))
-    reconciled_at = rows(store)["m1"]["reconciled_at"]
+    reported = (rows(store)["m1"]["reported_status"], rows(store)["m1"]["reported_at"])
     assert record_receipt(store, 1001, "m1", "delivered")
-    assert (rows(store)["m1"]["delivery_status"], rows(store)["m1"]["reconciled_at"]) == ("delivered", reconciled_at)
+    got = rows(store)["m1"]
+    assert (got["delivery_status"], (got["reported_status"], got["reported_at"])) == ("delivered", reported)
+    assert got["receipt_at"] >= got["reported_at"]
 
 
 @pytest.mark.parametrize("status", ["pending", "DELIVERED", "sent", ""])
@@ -145,55 +159,10 @@ def test_load_pending_refuses_naive_bounds(store: Path) -> None:
         load_pending(store, created_after=datetime(2026, 11, 24, 9, 0), created_at_or_before=T0)
 
 
-def test_record_outcomes_settles_failed_terminal_and_not_found(store: Path) -> None:
-    outcomes = {
-        "marked": "marked_failed",
-        "read-in-hubspot": "skipped_terminal_in_hubspot",
-        "ghost": "not_found",
-        "fresh": "skipped_not_stale",
-        "dry": "would_mark_failed",
-        "broken": "error",
-        "later": "not_attempted",
-    }
-    insert_records(store, [webhook(m, T0) for m in outcomes])
-    counts = record_outcomes(store, write_report(store, outcomes))
-    settled = {"marked_failed": 1, "skipped_terminal_in_hubspot": 1, "not_found": 1, "refused": 0}
-    assert counts == {**settled, "bad_lines": 0}
-    got = {m: (r["delivery_status"], r["reconciled_at"] is not None) for m, r in rows(store).items()}
-    assert got == {
-        "marked": ("failed", True),
-        "read-in-hubspot": ("pending", True),
-        "ghost": ("pending", True),
-        "fresh": ("pending", False),
-        "dry": ("pending", False),
-        "broken": ("pending", False),
-        "later": ("pending", False),
-    }
-    # Settled rows are not loaded again
-    assert sorted(r["message_id"] for r in load_pending(store, created_at_or_before=T0)) == [
-        "broken",
-        "dry",
-        "fresh",
-        "later",
-    ]
-
-
-@pytest.mark.parametrize("receipt", ["delivered", "read"])
-def test_receipt_recorded_during_the_run_survives_marked_failed(store: Path, receipt: str) -> None:
-    insert_records(store, [webhook("m-late", T0), webhook("m-silent", T0)])
-    assert [r["message_id"] for r in load_pending(store, created_at_or_before=T0)] == ["m-late", "m-silent"]
-    # The run is under way: the carrier's receipt for m-late arrives before the report is written back
-    assert record_receipt(store, 1001, "m-late", receipt)
-    counts = record_outcomes(store, write_report(store, {"m-late": "marked_failed", "m-silent": "marked_failed"}))
-    assert counts["marked_failed"] == 2
-    got = rows(store)
-    assert got["m-late"]["delivery_status"] == receipt  # the receipt is the truth
-    assert got["m-late"]["reconciled_at"]  # and the store still says HubSpot was told FAILED
-    assert (got["m-silent"]["delivery_status"], bool(got["m-silent"]["reconciled_at"])) == ("failed", True)
-
-
 def report_line(message_id: Any, outcome: Any = "marked_failed", channel_id: Any = "1001", **extra: Any) -> str:
-    return json.dumps({"channel_id": channel_id, "message_id": message_id, "outcome": outcome, **extra})
+    after = STATUS_AFTER.get(outcome) if isinstance(outcome, str) else None
+    row = {"channel_id": channel_id, "message_id": message_id, "outcome": outcome, "hubspot_status_after": after}
+    return json.dumps({**row, **extra})
 
 
 def test_record_outcomes_skips_and_counts_bad_lines_in_one_transaction(store: Path) -> None:
@@ -213,7 +182,7 @@ def test_record_outcomes_skips_and_counts_bad_lines_in_one_transaction(store: Pa
         "[1, 2]",
         "",
         report_line("ok-1", reason="text with a lone \udfff surrogate is only text"),
-        report_line("ok-2", outcome="skipped_terminal_in_hubspot"),
+        report_line("ok-2", outcome="skipped_read_in_hubspot"),
         report_line("ok-3", outcome="not_found"),
     ]
     report = store.parent / "report.jsonl"
@@ -222,13 +191,13 @@ def test_record_outcomes_skips_and_counts_bad_lines_in_one_transaction(store: Pa
     body += b'{"channel_id": "1001", "message_id": "m-sur'  # a worker killed mid-line
     report.write_bytes(body)
     counts = record_outcomes(store, report)
-    settled = {"marked_failed": 2, "skipped_terminal_in_hubspot": 1, "not_found": 1, "refused": 0}
-    assert counts == {**settled, "bad_lines": 13}
-    got = {m: (r["delivery_status"], r["reconciled_at"] is not None) for m, r in rows(store).items()}
+    written = {"marked_failed": 2, "skipped_read_in_hubspot": 1, "not_found": 1}
+    assert {k: v for k, v in counts.items() if v} == {**written, "bad_lines": 13}
+    got = {m: (r["delivery_status"], r["reported_status"], r["abandoned"]) for m, r in rows(store).items()}
     assert got == {
-        "ok-0": ("failed", True),
-        "ok-1": ("failed", True),
-        "ok-2": ("pending", True),
-        "ok-3": ("pending", True),
-        "m-surrogate": ("pending", False),
+        "ok-0": ("pending", "FAILED", None),
+        "ok-1": ("pending", "FAILED", None),
+        "ok-2": ("pending", "READ", None),
+        "ok-3": ("pending", None, "not_found"),
+        "m-surrogate": ("pending", None, None),
     }
