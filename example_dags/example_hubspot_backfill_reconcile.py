@@ -28,8 +28,8 @@ try:
 except ImportError:  # Airflow 3.1
     from airflow.timetables.interval import CronDataIntervalTimetable
 
-from airflow_provider_hubspot_channels.operators.reconcile import ReconcileStaleMessagesOperator
-from airflow_provider_hubspot_channels.sqlite_store import load_pending
+from airflow_provider_hubspot_channels.operators.reconcile import ReconcileMessagesOperator
+from airflow_provider_hubspot_channels.sqlite_store import load_unreconciled
 
 DEFAULT_STORE = os.environ.get("HUBSPOT_CHANNELS_STORE", "/tmp/hubspot_channels/integrator_store.sqlite")
 REPORTS = os.environ.get("HUBSPOT_CHANNELS_REPORTS", "/tmp/hubspot_channels/reports")
@@ -69,11 +69,11 @@ def example_hubspot_backfill_reconcile() -> None:
     # The batch holds recipients (personal data) and can be megabytes: it goes to XCom, never into the log.
     @task(show_return_value_in_logs=False)
     def load_batch(span: dict[str, str], params: dict[str, Any]) -> list[dict[str, Any]]:
-        """Pending messages whose SLA ran out inside the window."""
+        """Messages whose SLA ran out inside the window and whose record disagrees with what HubSpot was told."""
         sla = timedelta(minutes=params["stale_after_minutes"])
         start, end = pendulum.parse(span["start"]), pendulum.parse(span["end"])
         assert isinstance(start, datetime) and isinstance(end, datetime)
-        return load_pending(
+        return load_unreconciled(
             params["store_path"],
             created_after=start - sla,
             created_at_or_before=end - sla,
@@ -81,7 +81,7 @@ def example_hubspot_backfill_reconcile() -> None:
         )
 
     span = window()
-    ReconcileStaleMessagesOperator(
+    ReconcileMessagesOperator(
         task_id="reconcile",
         messages=load_batch(span),
         stale_after="{{ params.stale_after_minutes * 60 }}",

@@ -23,7 +23,7 @@ except ImportError:  # Airflow 3.1
     from airflow.timetables.interval import CronDataIntervalTimetable
 
 from airflow_provider_hubspot_channels.operators.discovery import DiscoverChannelMessagesOperator
-from airflow_provider_hubspot_channels.operators.reconcile import ReconcileStaleMessagesOperator
+from airflow_provider_hubspot_channels.operators.reconcile import ReconcileMessagesOperator
 
 
 @dag(
@@ -52,7 +52,7 @@ def example_hubspot_discover_and_reconcile() -> None:
         window_end="{{ (data_interval_end - macros.timedelta(minutes=params.stale_after_minutes)).isoformat() }}",
         batch_size=500,
     )
-    ReconcileStaleMessagesOperator.partial(
+    ReconcileMessagesOperator.partial(
         task_id="reconcile",
         stale_after="{{ params.stale_after_minutes * 60 }}",
         dry_run="{{ params.dry_run }}",

@@ -1,14 +1,15 @@
-"""``make demo``: the scheduled reconciliation DAG end to end, through real Airflow, against the bundled simulator.
+"""``make demo``: the scheduled two-way reconciliation DAG end to end, through real Airflow, against the simulator.
 
 1. Start the HubSpot simulator on 127.0.0.1 at HubSpot's real OAuth-app rate limit (110 requests per 10 s) and seed
-   the ``reconciliation`` scenario: about a thousand outgoing messages, a share stale, some fresh, some delivered
-   or read, some already failed, a few unknown to HubSpot.
+   the ``two_way`` scenario: outgoing messages that went stale, receipts the bridge never reported (delivered, read,
+   failed), late receipts for messages an earlier run marked FAILED, messages already reported, READ in HubSpot,
+   INCOMING ids listed by mistake, and ids unknown to HubSpot.
 2. Fill the integrator's store (SQLite) with the bridge's records of those messages.
-3. Run ``example_hubspot_reconcile_stale_messages`` with ``dag.test()`` in a throw-away AIRFLOW_HOME.
-4. Print what HubSpot showed before and after, the run's outcomes, and a check of every message against the
-   scenario's expectation. Everything started is stopped; the temporary folder is removed.
+3. Run ``example_hubspot_reconcile_messages`` with ``dag.test()`` in a throw-away AIRFLOW_HOME.
+4. Print what HubSpot showed before and after, the run's outcomes (corrections included), and a check of every
+   message against the scenario's expectation. Everything started is stopped; the temporary folder is removed.
 
-Options: ``--count N`` (records, default 1000), ``--rate-limit N`` (per 10 s, default 110), ``--keep`` (keep the
+Options: ``--count N`` (records, default 400), ``--rate-limit N`` (per 10 s, default 110), ``--keep`` (keep the
 temporary folder with Airflow's log, the store and the report).
 """
 
@@ -26,7 +27,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-DAG_ID = "example_hubspot_reconcile_stale_messages"
+DAG_ID = "example_hubspot_reconcile_messages"
 WIDTH = 78
 
 
@@ -52,7 +53,7 @@ def hubspot_status(sim: object, channel_id: int, message_id: str) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--count", type=int, default=1000, help="integrator records to seed (default 1000)")
+    parser.add_argument("--count", type=int, default=400, help="integrator records to seed (default 400)")
     parser.add_argument("--rate-limit", type=int, default=110, help="simulator requests per 10 s (default 110)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, store, report)")
     args = parser.parse_args()
@@ -77,7 +78,7 @@ def main() -> int:
             # The run for the interval ending at the last quarter hour judges staleness at that instant.
             now = datetime.now(timezone.utc).replace(second=0, microsecond=0)
             interval_end = now - timedelta(minutes=now.minute % 15)
-            seed = sim.seed_scenario("reconciliation", args.count, now=interval_end)
+            seed = sim.seed_scenario("two_way", args.count, now=interval_end)
             insert_records(os.environ["HUBSPOT_CHANNELS_STORE"], seed.records)
             os.environ["AIRFLOW_CONN_HUBSPOT_CHANNELS_DEFAULT"] = json.dumps(
                 {"conn_type": "hubspot_channels", "host": sim.base_url, "password": sim.access_token}
@@ -88,6 +89,8 @@ def main() -> int:
             print(f"  Simulator      {sim.base_url}  ({args.rate_limit} requests per 10 s, 20 ms latency)")
             print(f"  Store          {len(seed.records)} outgoing messages of channel {seed.channel_id}")
             print(f"  Interval end   {interval_end.isoformat()}  (staleness is judged here; SLA 15 minutes)")
+            reported = Counter(r.get("reported_status") or "-" for r in seed.records)
+            print(f"  Reported       what the bridge told HubSpot before: {dict(sorted(reported.items()))}")
             rule("Before: the integrator's record against HubSpot")
             pairs = Counter((r["delivery_status"], before[r["message_id"]]) for r in seed.records)
             table(
@@ -109,16 +112,17 @@ def main() -> int:
             rule("Outcomes of the run (from its JSON Lines report)")
             table([(k, str(v)) for k, v in outcomes.most_common()], ("outcome", "messages"))
 
-            rule("After: what HubSpot shows now, by the scenario's classification")
+            rule("After: what HubSpot shows now, by case (integrator's record -> HubSpot before -> after)")
             rows = Counter((seed.expected[m], before[m], after[m]) for m in before)
-            table([(c, b, a, str(n)) for (c, b, a), n in sorted(rows.items())], ("class", "before", "after", "n"))
+            table([(c, b, a, str(n)) for (c, b, a), n in sorted(rows.items())], ("case", "before", "after", "n"))
 
-            problems = check(seed, before, after, sim)
-            sample = next((m for m in seed.ids("stale")), None)
-            if sample:
-                text = sim.get_message(seed.channel_id, sample)["status"]["failureDetails"]["errorMessage"]
-                rule("What an agent now reads in the inbox")
-                print("  " + text)
+            problems = check(seed, before, after, sim, report)
+            rule("What an agent now reads in the inbox")
+            for case in ("stale", "unreported_failed"):
+                sample = next(iter(seed.ids(case)), None)
+                if sample:
+                    text = sim.get_message(seed.channel_id, sample)["status"]["failureDetails"]["errorMessage"]
+                    print(f"  {case}: {text}")
             counts = sim.status_counts
             rule("Requests HubSpot saw")
             print("  " + ", ".join(f"{code}: {n}" for code, n in sorted(counts.items())))
@@ -129,8 +133,10 @@ def main() -> int:
                 print(f"  The demo did NOT go as expected (DAG run {state}). See {log_path}.")
                 args.keep = True
                 return 1
-            print(f"  All {len(seed.ids('stale'))} stale messages are FAILED with an explanation; no READ was")
-            print("  overwritten, nothing fresh, delivered or already failed was written, unknown ids were reported.")
+            corrected = outcomes["corrected_to_sent"] + outcomes["corrected_to_read"]
+            print(f"  HubSpot now shows what the integrator knows for all {len(seed.records)} messages: stale ones")
+            print(f"  FAILED with an explanation, unreported receipts reported, {corrected} false FAILEDs corrected by")
+            print("  late receipts; no READ was overwritten, no INCOMING message touched, unknown ids reported.")
             return 0
     finally:
         if args.keep:
@@ -165,19 +171,24 @@ def run_dag(logical_date: datetime, log_path: Path) -> str:
             os.dup2(saved[1], 2)
 
 
-def check(seed: object, before: dict[str, str], after: dict[str, str], sim: object) -> list[str]:
+def check(seed: object, before: dict[str, str], after: dict[str, str], sim: object, report: Path | None) -> list[str]:
     """Compare every message with the scenario's expectation; returns the problems found."""
     problems = []
-    expected = seed.expected  # type: ignore[attr-defined]
-    for message_id, classification in expected.items():
-        if classification == "stale" and after[message_id] != "FAILED":
-            problems.append(f"stale {message_id} is {after[message_id]}, not FAILED")
-        if classification != "stale" and after[message_id] != before[message_id]:
-            problems.append(f"{classification} {message_id} changed from {before[message_id]} to {after[message_id]}")
-        if classification == "read":
-            history = sim.status_history(seed.channel_id, message_id)  # type: ignore[attr-defined]
-            if any(h["statusType"] != "READ" for h in history):
-                problems.append(f"READ message {message_id} was overwritten")
+    shown = {"no status": None, "unknown to HubSpot": None}
+    for message_id, expected in seed.expected_status.items():  # type: ignore[attr-defined]
+        got = shown.get(after[message_id], after[message_id])
+        if got != expected:
+            problems.append(f"{seed.expected[message_id]} {message_id} shows {got}, not {expected}")  # type: ignore[attr-defined]
+        history = sim.status_history(seed.channel_id, message_id)  # type: ignore[attr-defined]
+        if before[message_id] == "READ" and any(h["statusType"] != "READ" for h in history):
+            problems.append(f"READ message {message_id} was overwritten")
+        if seed.expected[message_id] == "incoming" and any(h["source"] == "api" for h in history):  # type: ignore[attr-defined]
+            problems.append(f"INCOMING message {message_id} was written")
+    rows = [json.loads(line) for line in report.open()] if report else []
+    for row in rows:
+        expected_outcome = seed.expected_outcome.get(row["message_id"])  # type: ignore[attr-defined]
+        if expected_outcome and row["outcome"] != expected_outcome:
+            problems.append(f"{row['message_id']} ended {row['outcome']}, not {expected_outcome}")
     return problems
 
 

@@ -1,7 +1,7 @@
 """``DiscoverChannelMessagesOperator``: find a channel's outgoing messages through HubSpot's Inbox API.
 
 For integrators without a store of their own. The result is a list of batches sized for
-``ReconcileStaleMessagesOperator.partial(...).expand(messages=...)``.
+``ReconcileMessagesOperator.partial(...).expand(messages=...)``.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from airflow_provider_hubspot_channels.exceptions import InvalidInputError
-from airflow_provider_hubspot_channels.reconciliation.decisions import hubspot_status_type
+from airflow_provider_hubspot_channels.reconciliation.transitions import hubspot_status_type
 from airflow_provider_hubspot_channels.reconciliation.timestamps import parse_timestamp
 
 #: Airflow's default ``[core] max_map_length``: more mapped task instances than this fail the DAG run.
@@ -73,6 +73,14 @@ def outgoing_records(
             "created_at": created.isoformat(),
             "delivery_status": delivery_status_from_hubspot(entry, sent_means_delivered=sent_means_delivered),
         }
+        shown = hubspot_status_type(entry)
+        if shown in ("SENT", "READ", "FAILED"):
+            # HubSpot is this record's only source: what it shows is what was reported, so a two-way run writes
+            # only where the record's target differs (a stale message, or SENT that does not count as delivered).
+            record["reported_status"] = shown
+        thread = entry.get("conversationsThreadId")
+        if thread is not None:
+            record["conversations_thread_id"] = str(thread)
         recipients = entry.get("recipients") or []
         identifier = recipients[0].get("deliveryIdentifier") if recipients else None
         if isinstance(identifier, Mapping) and identifier.get("value"):

@@ -1,9 +1,12 @@
-"""Every 15 minutes: mark outgoing messages that never got a delivery receipt as FAILED in HubSpot.
+"""Every 15 minutes: make HubSpot show what the integrator knows about every outgoing message.
 
-The batch comes from the integrator's own store (``airflow_provider_hubspot_channels.sqlite_store``, a SQLite
-table the bridge fills from HubSpot's webhooks and the carrier's receipts). Each run judges staleness at its
-``data_interval_end``, so a rerun decides exactly as the first run did. The per-message report is written as
-JSON Lines and fed back to the store, so the next run does not look at those messages again.
+Messages that never got a delivery receipt within the SLA become FAILED with an explanation; receipts the bridge
+never reported become SENT, READ or FAILED; a FAILED that a late receipt disproves is corrected; READ is never
+changed. The batch comes from the integrator's own store (``airflow_provider_hubspot_channels.sqlite_store``, a
+SQLite table the bridge fills from HubSpot's webhooks and the carrier's receipts): only the messages whose record
+disagrees with what HubSpot was last told. Each run judges staleness at its ``data_interval_end``, so a rerun decides
+exactly as the first run did. The per-message report is written as JSON Lines and fed back to the store, which then
+knows what HubSpot shows and does not load those messages again until a newer receipt arrives.
 
 Needs a connection ``hubspot_channels_default`` (type ``hubspot_channels``) and the store file named by the
 ``store_path`` param.
@@ -18,15 +21,15 @@ from typing import Any
 import pendulum
 from airflow.sdk import Param, dag, task
 
-from airflow_provider_hubspot_channels.operators.reconcile import ReconcileStaleMessagesOperator
-from airflow_provider_hubspot_channels.sqlite_store import load_pending, record_outcomes
+from airflow_provider_hubspot_channels.operators.reconcile import ReconcileMessagesOperator
+from airflow_provider_hubspot_channels.sqlite_store import load_unreconciled, record_outcomes
 
 DEFAULT_STORE = os.environ.get("HUBSPOT_CHANNELS_STORE", "/tmp/hubspot_channels/integrator_store.sqlite")
 REPORTS = os.environ.get("HUBSPOT_CHANNELS_REPORTS", "/tmp/hubspot_channels/reports")
 
 
 @dag(
-    dag_id="example_hubspot_reconcile_stale_messages",
+    dag_id="example_hubspot_reconcile_messages",
     schedule=timedelta(minutes=15),
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
@@ -39,16 +42,16 @@ REPORTS = os.environ.get("HUBSPOT_CHANNELS_REPORTS", "/tmp/hubspot_channels/repo
     tags=["hubspot", "example"],
     doc_md=__doc__,
 )
-def example_hubspot_reconcile_stale_messages() -> None:
+def example_hubspot_reconcile_messages() -> None:
     # The batch holds recipients (personal data) and can be megabytes: it goes to XCom, never into the log.
     @task(show_return_value_in_logs=False)
     def load_batch(params: dict[str, Any], data_interval_end: pendulum.DateTime) -> list[dict[str, Any]]:
-        """Pending messages sent up to the end of this run's interval."""
-        return load_pending(params["store_path"], created_at_or_before=data_interval_end)
+        """Messages sent up to the end of this run's interval whose record disagrees with what HubSpot was told."""
+        return load_unreconciled(params["store_path"], created_at_or_before=data_interval_end)
 
     batch = load_batch()
     report_path = REPORTS + "/{{ dag.dag_id }}/{{ run_id | replace(':', '_') }}.jsonl"
-    reconcile = ReconcileStaleMessagesOperator(
+    reconcile = ReconcileMessagesOperator(
         task_id="reconcile",
         messages=batch,
         stale_after="{{ params.stale_after_minutes * 60 }}",
@@ -70,4 +73,4 @@ def example_hubspot_reconcile_stale_messages() -> None:
     reconcile >> write_back(report_path)
 
 
-example_hubspot_reconcile_stale_messages()
+example_hubspot_reconcile_messages()
