@@ -158,8 +158,8 @@ class HubSpotChannelsClient:
 
         self._watchdog = Watchdog()
         self._attempt_seconds = self.config.attempt_seconds
-        # An answer that every later call would get too (429 DAILY, a final 401, 403 MISSING_SCOPES per method):
-        # later calls raise it again without a request, so threads in flight cannot storm HubSpot with them.
+        # An answer that every later call would get too (429 DAILY, a final 401; 403 MISSING_SCOPES per method and
+        # endpoint family): later calls raise it again without a request, so threads in flight cannot storm HubSpot.
         self._refusals: dict[str, ErrorDetails] = {}
         self._refusal_lock = threading.Lock()
         self.session = requests.Session()
@@ -396,7 +396,7 @@ class HubSpotChannelsClient:
                     )
                 if details.is_transient:
                     raise HubSpotRetriesExhaustedError(details, method=method, path=path, attempts=retries)
-                self._remember_refusal(method, details)
+                self._remember_refusal(method, path, details)
                 raise error_for(details, method=method, path=path)
             if details is not None and details.status == 429:
                 self.budget.penalise(delay)
@@ -427,17 +427,19 @@ class HubSpotChannelsClient:
         prepared.prepare_cookies(self.session.cookies)
         return prepared
 
-    def _remember_refusal(self, method: str, details: ErrorDetails) -> None:
+    def _remember_refusal(self, method: str, path: str, details: ErrorDetails) -> None:
         scope = details.refusal_scope
         if scope is None:
             return
-        key = "*" if scope == "*" else method  # a missing write scope refuses every PATCH, not the GETs
+        # A scope covers one method of one endpoint family: a missing write scope refuses every PATCH but not the
+        # GETs, and a missing conversations.read refuses the Inbox listings but not the custom-channels GET.
+        key = "*" if scope == "*" else _refusal_key(method, path)
         with self._refusal_lock:
             self._refusals.setdefault(key, details)
 
     def _raise_known_refusal(self, method: str, path: str) -> None:
         # Read without the lock: a dict lookup is atomic, and this runs before every request of every thread.
-        details = self._refusals.get("*") or self._refusals.get(method)
+        details = self._refusals.get("*") or self._refusals.get(_refusal_key(method, path))
         if details is not None:
             error = error_for(details, method=method, path=path)
             error.args = (f"{error.args[0]} (not sent: an earlier call got this answer)",)
@@ -645,6 +647,13 @@ class HubSpotChannelsClient:
                 )
             if pages >= MAX_PAGES:
                 raise HubSpotPaginationError(f"GET {path} still had more after {pages} pages; stopping pagination")
+
+
+def _refusal_key(method: str, path: str) -> str:
+    """Method and endpoint family (the path's first three segments, e.g. ``/conversations/custom-channels/2026-03``
+    or ``/conversations/v3/conversations``): HubSpot grants scopes per family, so a refusal is remembered per family.
+    """
+    return f"{method} {'/'.join(path.split('/', 4)[:4])}"
 
 
 def _page_size(value: int) -> int:
