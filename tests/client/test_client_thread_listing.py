@@ -55,9 +55,12 @@ def test_a_failed_page_reports_every_request_of_the_listing() -> None:
     def answer(method, path, headers, body):
         return next(pages, json_reply(404, {"category": "OBJECT_NOT_FOUND", "message": "gone"}))
 
-    with ScriptedServer(answer) as server, client_for(server.base_url) as client:
-        with pytest.raises(HubSpotNotFoundError) as info:
-            client.list_thread_messages("77", max_pages=3)
+    with (
+        ScriptedServer(answer) as server,
+        client_for(server.base_url) as client,
+        pytest.raises(HubSpotNotFoundError) as info,
+    ):
+        client.list_thread_messages("77", max_pages=3)
     assert info.value.requests == 2
 
 
