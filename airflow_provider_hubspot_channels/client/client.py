@@ -13,7 +13,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, cast
@@ -667,7 +667,7 @@ class HubSpotChannelsClient:
         for page in self._pages(path, params):
             yield from _page_items(page.body)
 
-    def _pages(self, path: str, params: dict[str, Any]) -> Iterator[Answer]:
+    def _pages(self, path: str, params: dict[str, Any]) -> Generator[Answer, None, None]:
         """Each page of a cursor-paged listing, stopping with :class:`HubSpotPaginationError` when paging does not
         end."""
         after: str | None = None
