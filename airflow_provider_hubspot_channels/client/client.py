@@ -13,7 +13,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, cast
@@ -158,8 +158,8 @@ class HubSpotChannelsClient:
 
         self._watchdog = Watchdog()
         self._attempt_seconds = self.config.attempt_seconds
-        # An answer that every later call would get too (429 DAILY, a final 401, 403 MISSING_SCOPES per method):
-        # later calls raise it again without a request, so threads in flight cannot storm HubSpot with them.
+        # An answer that every later call would get too (429 DAILY, a final 401; 403 MISSING_SCOPES per method and
+        # endpoint family): later calls raise it again without a request, so threads in flight cannot storm HubSpot.
         self._refusals: dict[str, ErrorDetails] = {}
         self._refusal_lock = threading.Lock()
         self.session = requests.Session()
@@ -401,7 +401,7 @@ class HubSpotChannelsClient:
                     )
                 if details.is_transient:
                     raise HubSpotRetriesExhaustedError(details, method=method, path=path, attempts=retries)
-                self._remember_refusal(method, details)
+                self._remember_refusal(method, path, details)
                 raise error_for(details, method=method, path=path)
             if details is not None and details.status == 429:
                 self.budget.penalise(delay)
@@ -432,17 +432,19 @@ class HubSpotChannelsClient:
         prepared.prepare_cookies(self.session.cookies)
         return prepared
 
-    def _remember_refusal(self, method: str, details: ErrorDetails) -> None:
+    def _remember_refusal(self, method: str, path: str, details: ErrorDetails) -> None:
         scope = details.refusal_scope
         if scope is None:
             return
-        key = "*" if scope == "*" else method  # a missing write scope refuses every PATCH, not the GETs
+        # A scope covers one method of one endpoint family: a missing write scope refuses every PATCH but not the
+        # GETs, and a missing conversations.read refuses the Inbox listings but not the custom-channels GET.
+        key = "*" if scope == "*" else _refusal_key(method, path)
         with self._refusal_lock:
             self._refusals.setdefault(key, details)
 
     def _raise_known_refusal(self, method: str, path: str) -> None:
         # Read without the lock: a dict lookup is atomic, and this runs before every request of every thread.
-        details = self._refusals.get("*") or self._refusals.get(method)
+        details = self._refusals.get("*") or self._refusals.get(_refusal_key(method, path))
         if details is not None:
             error = error_for(details, method=method, path=path)
             error.args = (f"{error.args[0]} (not sent: an earlier call got this answer)",)
@@ -618,31 +620,74 @@ class HubSpotChannelsClient:
         :param thread_id: the thread's id.
         :param page_size: results per page, 1..100.
         """
-        thread = str(thread_id).strip()
-        if not thread.isdigit():
-            raise InvalidInputError("thread_id", f"{thread_id!r} is not a numeric id", "pass the thread's id")
         params = {"sort": "createdAt", "limit": _page_size(page_size)}
-        yield from self._paged(f"{self._inbox_root()}/threads/{thread}/messages", params)
+        for page in self._pages(self._thread_messages_path(thread_id), params):
+            yield from _page_items(page.body)
+
+    def list_thread_messages(self, thread_id: int | str, *, max_pages: int) -> Answer:
+        """A thread's entries (messages, comments, ...), newest first, at most ``max_pages`` pages of 100, with the
+        requests all pages cost.
+
+        Needs scope ``conversations.read``. Newest first because the messages a reconciliation asks about are the
+        recent ones. An error raised on a later page carries the requests of the pages before it too.
+
+        :param thread_id: the thread's id.
+        :param max_pages: pages to read at most.
+        :returns: ``body = {"results": [...]}``, plus HubSpot's ``paging`` (with ``next``) when the thread has more
+            than ``max_pages`` pages.
+        """
+        if isinstance(max_pages, bool) or not isinstance(max_pages, int) or max_pages < 1:
+            raise InvalidInputError("max_pages", f"{max_pages!r} is not a positive integer", "pass 1 or more")
+        path = self._thread_messages_path(thread_id)
+        results: list[dict[str, Any]] = []
+        requests_sent = unanswered = 0
+        body: dict[str, Any] = {}
+        pages = self._pages(path, {"limit": MAX_PAGE_SIZE})
+        try:
+            for number, page in enumerate(pages, 1):
+                requests_sent += page.requests
+                unanswered += page.unanswered
+                results.extend(_page_items(page.body))
+                if number >= max_pages:
+                    body = page.body
+                    break
+        except HubSpotChannelsError as exc:
+            exc.requests += requests_sent
+            exc.unanswered += unanswered
+            raise
+        finally:
+            pages.close()
+        listing: dict[str, Any] = {"results": results}
+        if _next_cursor(body):
+            listing["paging"] = body["paging"]
+        return Answer(body=listing, requests=requests_sent, unanswered=unanswered)
+
+    def _thread_messages_path(self, thread_id: int | str) -> str:
+        thread = str(thread_id).strip() if isinstance(thread_id, (int, str)) and not isinstance(thread_id, bool) else ""
+        if not thread.isdigit() or not thread.isascii():
+            raise InvalidInputError("thread_id", f"{thread_id!r} is not a numeric id", "pass the thread's id")
+        return f"{self._inbox_root()}/threads/{thread}/messages"
 
     def _paged(self, path: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        for page in self._pages(path, params):
+            yield from _page_items(page.body)
+
+    def _pages(self, path: str, params: dict[str, Any]) -> Generator[Answer, None, None]:
+        """Each page of a cursor-paged listing, stopping with :class:`HubSpotPaginationError` when paging does not
+        end."""
         after: str | None = None
         seen_cursors: set[str] = set()
         empty_pages = 0
         for pages in itertools.count(1):
-            page = self.request("GET", path, params={**params, **({"after": after} if after else {})})
-            results = page.get("results")
-            items = [item for item in results if isinstance(item, dict)] if isinstance(results, list) else []
-            yield from items
-            paging = page.get("paging")
-            next_page = paging.get("next") if isinstance(paging, dict) else None
-            after = next_page.get("after") if isinstance(next_page, dict) else None
+            page = self.send("GET", path, params={**params, **({"after": after} if after else {})})
+            yield page
+            after = _next_cursor(page.body)
             if not after:
                 return
-            after = str(after)
             if after in seen_cursors:  # a repeating cursor would page forever
                 raise HubSpotPaginationError(f"GET {path} returned the cursor {after!r} twice; stopping pagination")
             seen_cursors.add(after)
-            empty_pages = 0 if items else empty_pages + 1
+            empty_pages = 0 if _page_items(page.body) else empty_pages + 1
             if empty_pages >= MAX_EMPTY_PAGES:
                 raise HubSpotPaginationError(
                     f"GET {path} returned {empty_pages} empty pages in a row, each with a new cursor; "
@@ -650,6 +695,25 @@ class HubSpotChannelsClient:
                 )
             if pages >= MAX_PAGES:
                 raise HubSpotPaginationError(f"GET {path} still had more after {pages} pages; stopping pagination")
+
+
+def _page_items(page: Mapping[str, Any]) -> list[dict[str, Any]]:
+    results = page.get("results")
+    return [item for item in results if isinstance(item, dict)] if isinstance(results, list) else []
+
+
+def _next_cursor(page: Mapping[str, Any]) -> str | None:
+    paging = page.get("paging")
+    next_page = paging.get("next") if isinstance(paging, dict) else None
+    after = next_page.get("after") if isinstance(next_page, dict) else None
+    return str(after) if after else None
+
+
+def _refusal_key(method: str, path: str) -> str:
+    """Method and endpoint family (the path's first three segments, e.g. ``/conversations/custom-channels/2026-03``
+    or ``/conversations/v3/conversations``): HubSpot grants scopes per family, so a refusal is remembered per family.
+    """
+    return f"{method} {'/'.join(path.split('/', 4)[:4])}"
 
 
 def _page_size(value: int) -> int:

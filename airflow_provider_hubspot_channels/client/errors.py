@@ -71,7 +71,8 @@ class ErrorDetails:
     @property
     def refusal_scope(self) -> str | None:
         """Which later calls get the same answer without asking: ``"*"`` (every call), ``"method"`` (every call
-        with this HTTP method, e.g. a missing write scope refuses every PATCH) or None (only this request)."""
+        with this HTTP method to the same endpoint family, e.g. a missing write scope refuses every custom-channels
+        PATCH, a missing ``conversations.read`` every Inbox GET) or None (only this request)."""
         if self.is_daily_limit or (self.status == 401 and not self.is_expired_token):
             return "*"
         if self.status == 403 and self.category == "MISSING_SCOPES":
