@@ -1029,6 +1029,12 @@ NOT_MET = {
 
 
 METHOD = [
+    "* Scenario 8 (verify by thread, issue 13) runs one worker process with 8 threads that verifies then writes "
+    "through `StatusLookup` and `client.write_status` (no Airflow) at 110 per 10 s, 50 ms per answer: a backlog "
+    "of stale messages in threads of 1 to 7 (4 on average, each thread also holding an older READ message and the "
+    "customer's reply), then a mixed batch (10% stale, 30% unreported receipts including late receipts after a "
+    "FAILED, 60% already reported, drawn at random). Requests are the simulator's count; writes per hour are "
+    "projected at 100% of the limit from requests per write (the measured steady-phase rate is in the details).",
     "* The simulator (`HubSpotSimulator`, rolling window per account, latency per answer) runs in the benchmark's "
     "own process and does nothing else; every client runs in a separate OS process (`benchmarks/_worker.py`) and "
     "is timed from the moment all clients of a scenario are ready (imports, Airflow home and records are set up "
