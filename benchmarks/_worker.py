@@ -402,12 +402,66 @@ def mode_memory(args: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def mode_lookup(args: dict[str, Any]) -> dict[str, Any]:
+    """Verify then write through ``StatusLookup`` and ``client.write_status`` (no Airflow, no runner): per message
+    (``by_thread`` false) or by thread. Each record carries its ``target`` status and may carry ``reported_status``
+    and ``conversationsThreadId``.
+
+    The decision is the issue's transition table cut to what costs requests: a record whose reported status is its
+    target costs nothing; otherwise HubSpot's status is read, and written unless it already shows the target (any
+    FAILED counts for FAILED) or shows READ.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from airflow_provider_hubspot_channels.client import ClientConfig, HubSpotChannelsClient
+    from airflow_provider_hubspot_channels.runner.lookup import StatusLookup
+    from airflow_provider_hubspot_channels.validation import build_status_update
+
+    records = load_records(args)
+    workers = args.get("max_concurrency", 8)
+    config = ClientConfig(base_url=args["base_url"], max_requests_per_10s=args["max_requests_per_10s"])
+    client = HubSpotChannelsClient(config=config, access_token=args["token"], pool_size=workers)
+    lookup = StatusLookup(client, by_thread=args["by_thread"])
+
+    def reconcile(record: dict[str, Any]) -> tuple[str, int]:
+        target = record["target"]
+        if (record.get("reported_status") or "").upper() == target:
+            return "already_reported", 0
+        answer = lookup.read(record["channel_id"], record["message_id"], record.get("conversationsThreadId"))
+        shown = (answer.body.get("status") or {}).get("statusType")
+        if shown == target:
+            return "already_correct", answer.requests
+        if shown == "READ":
+            return "skipped_read_in_hubspot", answer.requests
+        error = "Not delivered: no delivery receipt arrived in time." if target == "FAILED" else None
+        written = client.write_status(build_status_update(record["channel_id"], record["message_id"], target, error))
+        return ("corrected" if shown == "FAILED" else "written"), answer.requests + written.requests
+
+    wait_for_go(args)
+    t0, cpu0 = time.perf_counter(), cpu_seconds()
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        done = list(pool.map(reconcile, records))
+    wall, cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
+    client.close()
+    counts: dict[str, int] = {}
+    for outcome, _ in done:
+        counts[outcome] = counts.get(outcome, 0) + 1
+    return {
+        "wall_seconds": wall,
+        "cpu_seconds": cpu,
+        "counts": counts,
+        "requests": sum(spent for _, spent in done),
+        "listing_refused": lookup.listing_refused,
+    }
+
+
 MODES = {
     "operator": mode_operator,
     "loop": mode_loop,
     "httpdag": mode_httpdag,
     "overhead": mode_overhead,
     "memory": mode_memory,
+    "lookup": mode_lookup,
 }
 
 

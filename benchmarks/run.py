@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/run.py            # every scenario, writes RESULTS.md, results.json, efficiency.png
     .venv/bin/python benchmarks/run.py --only 1,3 # some scenarios (the files then hold only those)
+    .venv/bin/python benchmarks/run.py --only 8 --out /tmp/bench8  # verify by thread alone, elsewhere
 
 Layout: this process hosts the simulator (``HubSpotSimulator`` on 127.0.0.1, in a thread) and does nothing else
 while a scenario runs; every client (the provider's operator, the ``requests`` loop, the mapped ``HttpOperator``
@@ -16,6 +17,7 @@ import argparse
 import json
 import os
 import platform
+import random
 import shutil
 import subprocess
 import sys
@@ -591,6 +593,166 @@ def scenario_7(results: Results, workers: Workers, tmp: Path, seconds: float) ->
         )
 
 
+#: Stale messages per thread, uniformly 1 to 7: 4 on average, as after an outage of one conversation's replies.
+THREAD_SIZES = (1, 2, 3, 4, 5, 6, 7)
+
+
+def thread_records(
+    sim: HubSpotSimulator, prefix: str, count: int, now: datetime, *, mixed: bool, seed: int = 13
+) -> list[dict[str, Any]]:
+    """``count`` records in threads of 1 to 7 (4 on average), each thread also holding an older READ message and
+    the customer's reply, seeded in ``sim``; records ordered by creation, so that threads interleave.
+
+    Without ``mixed`` every record is stale (target FAILED, HubSpot shows SENT or no status). With ``mixed``: 10%
+    stale, 30% receipts not yet reported (delivered, read, a carrier failure, a late receipt after a FAILED), 60%
+    already reported (``reported_status`` equals the target; HubSpot shows it).
+    """
+    rng = random.Random(seed)
+    records: list[dict[str, Any]] = []
+    thread_number = 0
+    while len(records) < count:
+        size = min(rng.choice(THREAD_SIZES), count - len(records))
+        recipient = f"+1777{thread_number:07d}"
+        opened = now - timedelta(hours=3)
+        first = sim.add_message(
+            CHANNEL,
+            f"{prefix}t{thread_number}-old",
+            "OUTGOING",
+            created_at=opened,
+            status_type="READ",
+            recipient=recipient,
+        )
+        thread = int(first["conversationsThreadId"])
+        sim.add_message(CHANNEL, None, "INCOMING", created_at=opened + timedelta(minutes=1), thread_id=thread)
+        for i in range(size):
+            message_id = f"{prefix}t{thread_number}-{i}"
+            created = now - timedelta(minutes=rng.uniform(15, 120))
+            kind = rng.choices(("stale", "receipt", "reported"), weights=(10, 30, 60))[0] if mixed else "stale"
+            reported = None
+            if kind == "stale":
+                delivery, target, shown = "pending", "FAILED", rng.choice((None, "SENT"))
+            elif kind == "receipt":
+                delivery, target, shown = rng.choice(
+                    (
+                        ("delivered", "SENT", None),
+                        ("read", "READ", "SENT"),
+                        ("failed", "FAILED", None),
+                        ("delivered", "SENT", "FAILED"),
+                    )  # the last: a receipt that came after the SLA's FAILED
+                )
+            else:
+                delivery, target = rng.choice((("delivered", "SENT"), ("read", "READ")))
+                shown = reported = target
+            error = "Not delivered: no delivery receipt arrived in time." if shown == "FAILED" else None
+            sim.add_message(
+                CHANNEL,
+                message_id,
+                "OUTGOING",
+                created_at=created,
+                status_type=shown,
+                thread_id=thread,
+                error_message=error,
+            )
+            records.append(
+                {
+                    "channel_id": CHANNEL,
+                    "message_id": message_id,
+                    "created_at": created.isoformat(),
+                    "delivery_status": delivery,
+                    "reported_status": reported,
+                    "conversationsThreadId": str(thread),
+                    "target": target,
+                }
+            )
+        thread_number += 1
+    records.sort(key=lambda record: record["created_at"])
+    return records
+
+
+def scenario_8(results: Results, workers: Workers, tmp: Path, count: int, mixed_count: int) -> None:
+    """Verify by thread (issue 13): one worker process verifying then writing through ``StatusLookup`` at HubSpot's
+    110 per 10 s, per message and by thread, on a stale backlog (4 per thread) and on a mixed batch."""
+    limit = HUBSPOT_LIMIT
+    rate = limit / WINDOW
+    for batch, size in (("stale", count), ("mixed", mixed_count)):
+        for by_thread in (False, True):
+            key = f"8_{batch}_{'by_thread' if by_thread else 'per_message'}"
+            print(f"scenario 8: {batch} batch of {size}, verify {'by thread' if by_thread else 'per message'}")
+            now = datetime.now(timezone.utc)
+            with HubSpotSimulator(rate_limit=limit, latency=0.05, request_log_limit=200_000) as sim:
+                records = thread_records(sim, f"s8{batch[0]}{int(by_thread)}", size, now, mixed=batch == "mixed")
+                path = tmp / f"{key}.jsonl"
+                write_jsonl(path, records)
+                args = {"base_url": sim.base_url, "token": sim.access_token, "records_path": str(path)}
+                (out,) = workers.run(
+                    [("lookup", {**args, "by_thread": by_thread, "max_requests_per_10s": limit, "max_concurrency": 8})]
+                )
+                stats = log_stats(sim, limit)
+                converged = 0
+                for record in records:
+                    status = (sim.get_message(CHANNEL, record["message_id"]) or {}).get("status") or {}
+                    converged += status.get("statusType") == record["target"]
+            stats.pop("series", None)
+            writes = out["counts"].get("written", 0) + out["counts"].get("corrected", 0)
+            requests = stats["requests"]
+            per_write = requests / writes if writes else 0.0
+            per_message = requests / size
+            raw = {
+                "worker": out,
+                "log": stats,
+                "records": size,
+                "writes": writes,
+                "converged": converged,
+                "requests_per_write": per_write,
+                "requests_per_message": per_message,
+                "limit": limit,
+                "latency": 0.05,
+            }
+            results.raw[key] = raw
+            how = "by thread" if by_thread else "per message"
+            steady = stats.get("steady_ok_per_second", 0.0)
+            detail = (
+                f"{requests} requests ({stats['by_method']}) for {writes} writes of {size} records "
+                f"({out['counts']}); the client counted {out['requests']}; 429s: {stats['429']}; "
+                f"HubSpot shows the target for {converged}/{size}; {steady:.2f} req/s in the steady phase"
+            )
+            if batch == "stale":
+                results.add(
+                    Figure(
+                        "8 verify by thread",
+                        f"stale backlog, verify {how}: requests per write",
+                        per_write,
+                        "req/write",
+                        "(2 per message, fewer by thread)",
+                        None,
+                        detail,
+                    )
+                )
+                results.add(
+                    Figure(
+                        "8 verify by thread",
+                        f"stale backlog, verify {how}: writes per hour at 110/10 s",
+                        rate * 3600 / per_write if per_write else None,
+                        "writes/h",
+                        "(projection at 100%)",
+                        None,
+                        f"measured {steady * 3600 / per_write if per_write else 0:,.0f}/h in the steady phase",
+                    )
+                )
+            else:
+                results.add(
+                    Figure(
+                        "8 verify by thread",
+                        f"mixed batch, verify {how}: messages per hour at 110/10 s",
+                        rate * 3600 / per_message,
+                        "msg/h",
+                        "(projection at 100%)",
+                        None,
+                        f"{per_message:.3f} requests per message; " + detail,
+                    )
+                )
+
+
 def projection(results: Results) -> dict[str, Any]:
     """Messages per hour at HubSpot's real 110 requests per 10 s, from the measured efficiencies.
 
@@ -640,11 +802,6 @@ def projection(results: Results) -> dict[str, Any]:
 
 
 def chart(results: Results, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     panels = [
         (key, title)
         for key, title in (
@@ -654,8 +811,13 @@ def chart(results: Results, path: Path) -> None:
         )
         if key in results.raw and results.raw[key]["log"].get("series")
     ]
-    if not panels:
+    if not panels:  # e.g. ``--only 8``: nothing to draw, and no need for matplotlib
         return
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     fig, axes = plt.subplots(len(panels), 1, figsize=(11, 3.4 * len(panels)), squeeze=False)
     for ax, (key, title) in zip(axes[:, 0], panels, strict=True):
         raw = results.raw[key]
@@ -867,6 +1029,12 @@ NOT_MET = {
 
 
 METHOD = [
+    "* Scenario 8 (verify by thread, issue 13) runs one worker process with 8 threads that verifies then writes "
+    "through `StatusLookup` and `client.write_status` (no Airflow) at 110 per 10 s, 50 ms per answer: a backlog "
+    "of stale messages in threads of 1 to 7 (4 on average, each thread also holding an older READ message and the "
+    "customer's reply), then a mixed batch (10% stale, 30% unreported receipts including late receipts after a "
+    "FAILED, 60% already reported, drawn at random). Requests are the simulator's count; writes per hour are "
+    "projected at 100% of the limit from requests per write (the measured steady-phase rate is in the details).",
     "* The simulator (`HubSpotSimulator`, rolling window per account, latency per answer) runs in the benchmark's "
     "own process and does nothing else; every client runs in a separate OS process (`benchmarks/_worker.py`) and "
     "is timed from the moment all clients of a scenario are ready (imports, Airflow home and records are set up "
@@ -909,13 +1077,15 @@ METHOD = [
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", default="0,1,2,3,4,5,7", help="comma separated scenarios (6 follows from 1)")
+    parser.add_argument("--only", default="0,1,2,3,4,5,7,8", help="comma separated scenarios (6 follows from 1)")
     parser.add_argument("--s1-count", type=int, default=2000)
     parser.add_argument("--s2-count", type=int, default=500, help="stale messages per process")
     parser.add_argument("--s3-count", type=int, default=300)
     parser.add_argument("--s4-count", type=int, default=3000)
     parser.add_argument("--s5-count", type=int, default=100_000)
     parser.add_argument("--s7-seconds", type=float, default=40.0, help="length of each run at 110 per 10 s")
+    parser.add_argument("--s8-count", type=int, default=240, help="stale messages in the verify-by-thread backlog")
+    parser.add_argument("--s8-mixed-count", type=int, default=600, help="records in the mixed batch")
     parser.add_argument("--out", default=str(HERE), help="where to write RESULTS.md, results.json, efficiency.png")
     parser.add_argument(
         "--render-only", action="store_true", help="rewrite RESULTS.md from results.json without running anything"
@@ -950,6 +1120,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             scenario_5(results, workers, tmp, args.s5_count)
         if "7" in only:
             scenario_7(results, workers, tmp, args.s7_seconds)
+        if "8" in only:
+            scenario_8(results, workers, tmp, args.s8_count, args.s8_mixed_count)
         sizing = projection(results)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
