@@ -17,6 +17,7 @@ PACKAGE = "airflow_provider_hubspot_channels"
         (f"{PACKAGE}.client", ["airflow", f"{PACKAGE}.reconciliation", f"{PACKAGE}.simulator"]),
         (f"{PACKAGE}.simulator", ["airflow", "requests", f"{PACKAGE}.client", f"{PACKAGE}.reconciliation"]),
         (f"{PACKAGE}.runner.reconcile", ["airflow", f"{PACKAGE}.simulator"]),
+        (f"{PACKAGE}.runner.lookup", ["airflow", f"{PACKAGE}.simulator"]),
     ],
 )
 def test_layer_imports(module, forbidden):

@@ -233,9 +233,7 @@ def _decide(record: MessageRecord, rules: _Rules, settled_by: int | None) -> Dec
             return _skip(record, Outcome.ALREADY_REPORTED, f"the bridge already reported {reported} ({reason})")
         if reported == "READ":
             # Without a lookup too: the bridge told HubSpot READ, and READ is never changed.
-            return _skip(
-                record, Outcome.SKIPPED_READ_IN_HUBSPOT, f"the bridge reported READ, never changed ({reason})"
-            )
+            return _skip(record, Outcome.SKIPPED_READ_IN_HUBSPOT, f"the bridge reported READ, never changed ({reason})")
     return Decision(
         index=record.index,
         channel_id=str(record.channel_id),

@@ -18,8 +18,8 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from airflow_provider_hubspot_channels.exceptions import InvalidInputError
-from airflow_provider_hubspot_channels.reconciliation.transitions import hubspot_status_type
 from airflow_provider_hubspot_channels.reconciliation.timestamps import parse_timestamp
+from airflow_provider_hubspot_channels.reconciliation.transitions import hubspot_status_type
 
 #: Airflow's default ``[core] max_map_length``: more mapped task instances than this fail the DAG run.
 MAX_MAPPED_BATCHES = 1024

@@ -21,8 +21,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from airflow_provider_hubspot_channels.reconciliation.decisions import Action, Decision
-from airflow_provider_hubspot_channels.reconciliation.outcomes import Outcome
 from airflow_provider_hubspot_channels.reconciliation.explanation import describe_duration
+from airflow_provider_hubspot_channels.reconciliation.outcomes import Outcome
 from airflow_provider_hubspot_channels.validation import replace_lone_surrogates
 
 #: Outcomes worth an example in the summary: the ones someone has to read or act on.
@@ -130,7 +130,9 @@ def format_table(summary: dict[str, Any]) -> str:
     counts: dict[str, int] = summary.get("counts", {})
     total = int(summary.get("total", sum(counts.values())))
     mode = " (dry run)" if summary.get("dry_run") else ""
-    checked = f"checked at {summary['reference_time']}, SLA {summary.get('sla')}, " if summary.get("reference_time") else ""
+    checked = (
+        f"checked at {summary['reference_time']}, SLA {summary.get('sla')}, " if summary.get("reference_time") else ""
+    )
     lines = [
         f"Reconciled {total:,} messages{mode}: {checked}took {float(summary.get('duration_seconds') or 0):.1f} s",
         f"{'outcome':<28} {'count':>9} {'share':>7}",

@@ -7,12 +7,17 @@ The integrator's record is the truth, HubSpot is made to agree with it, with two
 * only ``OUTGOING`` messages are ever written: an id that HubSpot shows as ``INCOMING`` is a customer's message,
   and a store bug must not make agents see it as failed.
 
-| HubSpot shows        | target SENT             | target READ             | FAILED, stale guess     | FAILED, carrier or explicit        |
-|----------------------|-------------------------|-------------------------|-------------------------|------------------------------------|
-| no status, RECEIVED  | write: marked_sent      | write: marked_read      | write: marked_failed    | write: marked_failed_by_carrier    |
-| SENT                 | already_correct         | write: marked_read      | write: marked_failed    | write: marked_failed_by_carrier    |
-| READ                 | skipped_read_in_hubspot | already_correct         | skipped_read_in_hubspot | skipped_read_in_hubspot            |
-| FAILED               | write: corrected_to_sent | write: corrected_to_read | already_correct        | same text: already_correct; else write |
+=====================  ========================  ========================  ==========================
+HubSpot shows          target SENT               target READ               target FAILED
+=====================  ========================  ========================  ==========================
+no status, RECEIVED    write: marked_sent        write: marked_read        write: marked_failed (stale),
+                                                                           marked_failed_by_carrier
+SENT                   already_correct           write: marked_read        write, as above
+READ                   skipped_read_in_hubspot   already_correct           skipped_read_in_hubspot
+FAILED                 write: corrected_to_sent  write: corrected_to_read  already_correct (stale: any
+                                                                           text; carrier: same text),
+                                                                           else write
+=====================  ========================  ========================  ==========================
 
 A stale FAILED is a guess (no receipt within the SLA): a FAILED HubSpot already shows, with whatever text, tells
 the agent at least as much. A carrier's failure is the truth, so its text replaces another one. HubSpot's ``SENT``

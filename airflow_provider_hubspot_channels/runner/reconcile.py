@@ -80,6 +80,7 @@ def maybe_written_note(status_type: str) -> str:
     """
     return f"an earlier attempt of the PATCH got no answer, so HubSpot may show {status_type}"
 
+
 #: Errors that mean HubSpot did not answer usefully through every retry (hung, down, or failing).
 NO_ANSWER_ERRORS = (HubSpotConnectionError, HubSpotRetriesExhaustedError)
 #: This many messages in a row ending in :data:`NO_ANSWER_ERRORS` stop the batch: HubSpot is down or hung, and

@@ -8,7 +8,7 @@ from tests.conftest import EXAMPLE_DAGS
 
 EXPECTED = {
     "example_hubspot_update_message_status",
-    "example_hubspot_reconcile_stale_messages",
+    "example_hubspot_reconcile_messages",
     "example_hubspot_backfill_reconcile",
     "example_hubspot_discover_and_reconcile",
 }

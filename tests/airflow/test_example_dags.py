@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from airflow_provider_hubspot_channels.simulator.state import DEFAULT_INBOX_ID
-from airflow_provider_hubspot_channels.sqlite_store import connect, insert_records
+from airflow_provider_hubspot_channels.sqlite_store import connect, insert_records, load_unreconciled
 from tests.conftest import EXAMPLE_DAGS
 
 pytestmark = pytest.mark.airflow
@@ -80,21 +80,27 @@ def test_scheduled_reconcile_dag_marks_stale_and_writes_back(airflow_db, simulat
         end=end,
     )
     # dag.test() infers a manual run's data interval as the one ending at the given time
-    dag_run = get_dag("example_hubspot_reconcile_stale_messages").test(logical_date=end)
+    dag_run = get_dag("example_hubspot_reconcile_messages").test(logical_date=end)
     assert dag_run.state == "success", task_states(dag_run)
     assert dag_run.data_interval_end == end
     assert simulator.get_message(1001, "stale-1")["status"]["statusType"] == "FAILED"
     assert simulator.get_message(1001, "stale-read")["status"]["statusType"] == "READ"
     assert "status" not in simulator.get_message(1001, "fresh-1")
-    with connect(fresh_store) as db:
-        rows = {
-            r["message_id"]: (r["delivery_status"], r["reconciled_at"])
+    rows = store_rows(fresh_store)
+    # The store keeps its receipts and learns what HubSpot shows now; the next run loads only what disagrees.
+    assert rows["stale-1"] == ("pending", "FAILED", None) and rows["stale-read"] == ("pending", "READ", None)
+    assert rows["done-1"] == ("delivered", "SENT", None) and rows["fresh-1"] == ("pending", None, None)
+    # unknown to HubSpot: abandoned (not looked up again every run), its delivery status kept
+    assert rows["ghost-1"] == ("pending", None, "not_found")
+    assert [r["message_id"] for r in load_unreconciled(fresh_store, created_at_or_before=end)] == ["fresh-1"]
+
+
+def store_rows(path):
+    with connect(path) as db:
+        return {
+            r["message_id"]: (r["delivery_status"], r["reported_status"], r["abandoned"])
             for r in db.execute("SELECT * FROM outgoing_messages")
         }
-    assert rows["stale-1"][0] == "failed" and rows["stale-1"][1]
-    assert rows["stale-read"][1] and rows["fresh-1"] == ("pending", None)
-    # unknown to HubSpot: settled (not looked up again every run), its delivery status kept
-    assert rows["ghost-1"][0] == "pending" and rows["ghost-1"][1]
 
 
 def test_a_refused_write_fails_the_run_once_and_the_rest_is_still_written_back(
@@ -103,22 +109,17 @@ def test_a_refused_write_fails_the_run_once_and_the_rest_is_still_written_back(
     # HubSpot refuses one PATCH for good (400): the reconcile task fails without retries, yet the messages it did
     # settle are written back, and the refused one is not loaded again (it would fail every later run).
     from airflow_provider_hubspot_channels.simulator import FaultConfig
-    from airflow_provider_hubspot_channels.sqlite_store import load_pending
 
     end = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
     seed(simulator, fresh_store, [("stale-1", 30, "pending", None), ("refused-1", 30, "pending", None)], end=end)
     simulator.set_faults(FaultConfig(script=("400",), only_methods=frozenset({"PATCH"}), only_paths=("*/refused-1",)))
-    dag_run = get_dag("example_hubspot_reconcile_stale_messages").test(logical_date=end)
+    dag_run = get_dag("example_hubspot_reconcile_messages").test(logical_date=end)
     states = task_states(dag_run)
     assert states["reconcile"] == "failed" and states["write_back"] == "success", states
     assert simulator.get_message(1001, "stale-1")["status"]["statusType"] == "FAILED"
-    with connect(fresh_store) as db:
-        rows = {
-            r["message_id"]: (r["delivery_status"], r["reconciled_at"])
-            for r in db.execute("SELECT * FROM outgoing_messages")
-        }
-    assert rows["stale-1"][0] == "failed" and rows["refused-1"][0] == "pending" and rows["refused-1"][1]
-    assert load_pending(fresh_store, created_at_or_before=end) == []
+    rows = store_rows(fresh_store)
+    assert rows["stale-1"] == ("pending", "FAILED", None) and rows["refused-1"] == ("pending", None, "refused")
+    assert load_unreconciled(fresh_store, created_at_or_before=end) == []
 
 
 def test_backfill_dag_handles_exactly_its_window(airflow_db, simulator, hubspot_conn, fresh_store):
@@ -232,7 +233,7 @@ def test_scheduled_reconcile_dag_logs_no_recipients(airflow_db, simulator, hubsp
     end = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
     phones = seed_with_recipients(simulator, fresh_store, end=end, fresh=600, stale=5)
     capfd.readouterr()
-    dag_run = get_dag("example_hubspot_reconcile_stale_messages").test(logical_date=end)
+    dag_run = get_dag("example_hubspot_reconcile_messages").test(logical_date=end)
     output = "".join(capfd.readouterr())
     assert dag_run.state == "success", task_states(dag_run)
     assert simulator.get_message(1001, "m-604")["status"]["statusType"] == "FAILED"

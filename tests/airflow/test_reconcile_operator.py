@@ -64,7 +64,7 @@ def test_exactly_the_stale_messages_end_failed(simulator, hubspot_conn, held_out
     assert counts["marked_failed"] == 3  # stale-1, stale-2, dup-1
     assert counts["skipped_not_stale"] == 1
     assert counts["skipped_settled"] == 1
-    assert counts["skipped_terminal_in_hubspot"] == 2
+    assert counts["skipped_read_in_hubspot"] == 1 and counts["already_correct"] == 1  # read-1, failed-1
     assert counts["skipped_duplicate"] == 1
     assert counts["not_found"] == 1
     assert sum(counts.values()) == len(held_out_batch) == summary["total"]
@@ -94,7 +94,7 @@ def test_rerun_is_safe_and_writes_nothing_new(simulator, hubspot_conn, held_out_
     simulator.reset_log()
     summary = operator(held_out_batch).execute(CONTEXT)
     assert summary["counts"]["marked_failed"] == 0
-    assert summary["counts"]["skipped_terminal_in_hubspot"] == 5
+    assert summary["counts"]["already_correct"] == 4 and summary["counts"]["skipped_read_in_hubspot"] == 1
     assert [e for e in simulator.request_log if e.method == "PATCH"] == []
 
 

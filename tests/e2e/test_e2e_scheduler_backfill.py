@@ -158,8 +158,7 @@ def test_backfill_reconciles_each_interval_exactly_once(tmp_path: Path) -> None:
         outcomes = {row["message_id"]: row["outcome"] for row in rows}
         assert len(outcomes) == len(rows), f"run {run_id} reported a message twice"
         expected = {
-            mid: "skipped_terminal_in_hubspot" if m["read_in_hubspot"] else "marked_failed"
-            for mid, m in in_window.items()
+            mid: "skipped_read_in_hubspot" if m["read_in_hubspot"] else "marked_failed" for mid, m in in_window.items()
         }
         assert outcomes == expected, f"run {run_id} for ({start}, {end}] reconciled the wrong messages"
         print(f"{run['run_type']:>9} run ({start:%H:%M}, {end:%H:%M}]: {len(rows)} messages, {rows_by(rows)}")

@@ -11,9 +11,9 @@ import pytest
 from airflow_provider_hubspot_channels.client.errors import InvalidInputError
 from airflow_provider_hubspot_channels.reconciliation import (
     Action,
+    Cause,
     Outcome,
     StalenessPolicy,
-    Cause,
     Target,
     hubspot_status_type,
     iter_plan,

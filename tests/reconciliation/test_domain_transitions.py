@@ -176,9 +176,8 @@ def test_explicit_updates_are_decided_row_by_row_and_the_last_row_of_a_message_w
     assert [d.outcome for d in decisions[3:6]] == [Outcome.INVALID] * 3
     assert "updates[3].status_type" in decisions[3].reason and "updates[4].error_message" in decisions[4].reason
     assert decisions[6].target is not None and decisions[6].target.overwrite_read
-    assert list(iter_updates([{"channel_id": 1, "message_id": "a", "status_type": "SENT"}], overwrite_read=True))[
-        0
-    ].target.overwrite_read  # type: ignore[union-attr]
+    (only,) = iter_updates([{"channel_id": 1, "message_id": "a", "status_type": "SENT"}], overwrite_read=True)
+    assert only.target is not None and only.target.overwrite_read
 
 
 def test_an_update_batch_that_is_not_a_list_fails_at_once() -> None:

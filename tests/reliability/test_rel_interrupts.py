@@ -202,7 +202,8 @@ def test_a_patch_answered_with_read_is_not_reported_as_marked_failed() -> None:
         sink=rows.append,
         verify_status=False,
     )
-    assert {row.outcome for row in rows} == {Outcome.SKIPPED_TERMINAL_IN_HUBSPOT}
+    assert {row.outcome for row in rows} == {Outcome.SKIPPED_READ_IN_HUBSPOT}
+    assert {row.hubspot_status_after for row in rows} == {"READ"}
     assert all("keeps READ" in row.reason for row in rows)
 
 
