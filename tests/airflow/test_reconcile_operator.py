@@ -248,3 +248,11 @@ def test_the_failure_text_says_what_a_retry_does_with_the_settings_in_use(hubspo
         assert "retry of this task is safe" in text
     else:
         assert "safe" not in text.replace("safely", "") and "overwritten" in text
+
+
+def test_the_stale_only_operator_warns_naming_its_successor():
+    from airflow_provider_hubspot_channels.operators.reconcile import ReconcileMessagesOperator
+
+    with pytest.warns(DeprecationWarning, match="use ReconcileMessagesOperator"):
+        op = ReconcileStaleMessagesOperator(task_id="old", messages=[], stale_after=900)
+    assert isinstance(op, ReconcileMessagesOperator)
