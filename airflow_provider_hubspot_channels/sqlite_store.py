@@ -309,12 +309,17 @@ REPORTED_OUTCOMES = (
 _HUBSPOT_STATUSES = frozenset({"SENT", "READ", "FAILED", "RECEIVED"})
 
 
-def record_outcomes(path: str | Path, report_path: str | Path) -> dict[str, int]:
+def record_outcomes(
+    path: str | Path, report_path: str | Path, *, loaded_at: datetime | None = None
+) -> dict[str, int]:
     """Write a reconciliation's outcomes back: what HubSpot shows now, and the rows never to load again.
 
-    * A row with ``hubspot_status_after`` sets ``reported_status`` to it and ``reported_at`` to now. After
-      ``marked_failed`` (the run judged the row pending) a receipt recorded during the run keeps the older
-      ``reported_at``, so the next run tells HubSpot what the receipt says.
+    * A row with ``hubspot_status_after`` sets ``reported_status`` to it and ``reported_at`` to ``loaded_at``:
+      what the run told HubSpot was decided from the rows as they were loaded, so a receipt recorded after that
+      (during the run) is newer than the report and the next run tells HubSpot what it says. HubSpot's
+      ``RECEIVED`` is no report (bridges report SENT, READ, FAILED) and is not kept. Without ``loaded_at``, the
+      write-back's own time is used, and only after ``marked_failed`` (the run judged the row pending) does a
+      receipt recorded during the run keep the older ``reported_at``.
     * ``not_found``, ``refused`` and ``skipped_not_outgoing`` set ``abandoned`` to the outcome: never loaded
       again; find them with ``abandoned IS NOT NULL``.
     * ``delivery_status`` is never changed: the store keeps receipts, HubSpot is told.
@@ -330,10 +335,12 @@ def record_outcomes(path: str | Path, report_path: str | Path) -> dict[str, int]
 
     :param path: the SQLite file.
     :param report_path: the operator's JSON Lines report.
+    :param loaded_at: when the run's batch was read from the store (e.g. the DAG run's start), aware; default now.
     """
     counts = dict.fromkeys((*REPORTED_OUTCOMES, *ABANDONING_OUTCOMES), 0)
     bad_lines = 0
-    now = _iso(datetime.now(timezone.utc))
+    stamp = loaded_at if loaded_at is not None else datetime.now(timezone.utc)
+    now = _iso(parse_timestamp(stamp, field="loaded_at"))
     # Binary, so that one line of invalid UTF-8 is one bad line, not an exception half-way through the file.
     with closing(connect(path)) as db, db, open(report_path, "rb") as report:
         for line in report:
@@ -342,6 +349,7 @@ def record_outcomes(path: str | Path, report_path: str | Path) -> dict[str, int]
                 bad_lines += 1
                 continue
             channel_id, message_id, outcome, after = row
+            after = None if after == "RECEIVED" else after
             abandon = outcome if outcome in ABANDONING_OUTCOMES else None
             if after is None and abandon is None:
                 continue

@@ -64,11 +64,11 @@ def example_hubspot_reconcile_messages() -> None:
     # all_done: a reconcile that fails (refused writes, invalid records, a stop) still wrote the rows it settled, and
     # they must be written back, or the next run repeats them; only a run without a report has nothing to settle.
     @task(trigger_rule="all_done")
-    def write_back(report: str, params: dict[str, Any]) -> dict[str, int]:
-        """Settle the messages this run handled in the store."""
+    def write_back(report: str, params: dict[str, Any], dag_run: Any) -> dict[str, int]:
+        """Record in the store what HubSpot shows after this run (receipts that came during the run stay newer)."""
         if params["dry_run"] or not os.path.exists(report):
             return {}
-        return record_outcomes(params["store_path"], report)
+        return record_outcomes(params["store_path"], report, loaded_at=dag_run.start_date)
 
     reconcile >> write_back(report_path)
 

@@ -274,3 +274,30 @@ def test_a_store_of_the_previous_version_keeps_working(store: Path) -> None:
     with closing(connect(store)) as db:
         columns = [r[1] for r in db.execute("PRAGMA table_info(outgoing_messages)")]
     assert len(columns) == len(set(columns))
+
+
+@pytest.mark.parametrize(
+    ("record", "outcome", "after"),
+    [
+        ({}, "already_correct", "FAILED"),  # stale, HubSpot already FAILED with the SLA text
+        ({"delivery_status": "failed", "carrier_error": "busy"}, "marked_failed_by_carrier", "FAILED"),
+        ({"delivery_status": "delivered"}, "marked_sent", "SENT"),
+    ],
+)
+def test_a_receipt_recorded_during_the_run_after_any_outcome_is_loaded_again(store, record, outcome, after):
+    # The run read the row before the receipt came: whatever it wrote, HubSpot does not know the receipt yet
+    # (review: a carrier's error arriving during a run was never reported after already_correct or a carrier write).
+    insert_records(store, [webhook("m", **record)])
+    loaded_at = datetime.now(timezone.utc)
+    assert set(loaded(store)) == {"m"}
+    assert record_receipt(store, 1001, "m", "failed", carrier_error="number unreachable")
+    report = write_report(store, [report_row("m", outcome, after)])
+    record_outcomes(store, report, loaded_at=loaded_at)
+    assert set(loaded(store)) == {"m"}
+
+
+def test_received_in_hubspot_is_not_kept_as_a_report(store):
+    # HubSpot's RECEIVED is no status a bridge reports; kept as reported_status it made every later load invalid.
+    insert_records(store, [webhook("m", delivery_status="delivered")])
+    record_outcomes(store, write_report(store, [report_row("m", "error", "RECEIVED")]))
+    assert stored(store)["m"]["reported_status"] is None
