@@ -23,6 +23,7 @@ Decisions:
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import Enum
@@ -151,7 +152,11 @@ def iter_plan(
             settled_by[key] = record.index
         merged[key] = _merge(first, record)
         duplicate_of[record.index] = first.index
-    rules = _Rules(policy, template, carrier_template, mode)
+    # A thread is worth one listing only when it holds more than one message of the batch: for a single message its
+    # own GET is cheaper than a listing of up to 100 (review: a lone message of a long thread cost 4 requests).
+    per_thread = Counter(record.thread_id for record in merged.values() if record.thread_id is not None)
+    shared = frozenset(thread for thread, count in per_thread.items() if count > 1)
+    rules = _Rules(policy, template, carrier_template, mode, shared)
     return _decide_in_order(records, invalid, merged, settled_by, duplicate_of, rules)
 
 
@@ -161,6 +166,7 @@ class _Rules:
     template: str
     carrier_template: str
     mode: Mode
+    shared_threads: frozenset[str]
 
 
 def _decide_in_order(
@@ -243,7 +249,7 @@ def _decide(record: MessageRecord, rules: _Rules, settled_by: int | None) -> Dec
         reason=reason,
         target=target,
         record=record,
-        thread_id=record.thread_id,
+        thread_id=record.thread_id if record.thread_id in rules.shared_threads else None,
     )
 
 

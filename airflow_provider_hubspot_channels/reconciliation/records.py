@@ -324,8 +324,8 @@ def _created_at(value: Any, field_name: str) -> datetime:
 
 
 def _reported_status(value: Any, field_name: str) -> str:
-    """What the bridge last reported to HubSpot; blank means nothing ('' is read as absent)."""
-    if isinstance(value, str) and not value.strip():
+    """What the bridge last reported to HubSpot; blank, or HubSpot's own RECEIVED, means nothing ('' is absent)."""
+    if isinstance(value, str) and (not value.strip() or value.strip().upper() == "RECEIVED"):
         return ""
     return validate_status_type(value, field=field_name)
 

@@ -161,9 +161,12 @@ def judge(target: Target, message: Mapping[str, Any]) -> Verdict:
 
 
 def _same_failure(target: Target, message: Mapping[str, Any]) -> bool:
-    # A stale FAILED is a guess: any FAILED HubSpot shows already says as much. A carrier's or an explicit text is
-    # the truth and replaces a different one.
-    return target.cause is Cause.STALE or hubspot_error_message(message) == target.error_message
+    # A stale FAILED is a guess: any FAILED HubSpot shows already says as much, and so does a bare FAILED (an
+    # explicit update without a text must not erase the reason agents read). A carrier's or an explicit text is the
+    # truth and replaces a different one.
+    if target.cause is Cause.STALE or target.error_message is None:
+        return True
+    return hubspot_error_message(message) == target.error_message
 
 
 def after_write(target: Target, answer: Mapping[str, Any], written: Outcome) -> tuple[Outcome, str | None, str]:

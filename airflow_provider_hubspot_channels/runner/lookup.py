@@ -30,7 +30,7 @@ from airflow_provider_hubspot_channels.validation import validate_channel_id, va
 log = logging.getLogger(__name__)
 
 #: Pages of 100 read per thread: a longer thread's older messages are read one by one.
-DEFAULT_MAX_PAGES = 3
+DEFAULT_MAX_PAGES = 1
 #: Threads whose listing is kept; the least recently used is dropped first.
 DEFAULT_MAX_THREADS = 2_000
 #: A listing older than this is read again: it bounds how stale a served status can be.

@@ -183,3 +183,23 @@ def test_explicit_updates_are_decided_row_by_row_and_the_last_row_of_a_message_w
 def test_an_update_batch_that_is_not_a_list_fails_at_once() -> None:
     with pytest.raises(InvalidInputError, match="updates"):
         iter_updates({"channel_id": 1})
+
+
+def test_an_explicit_failed_without_a_text_keeps_the_reason_hubspot_shows() -> None:
+    # A bare FAILED must not erase the explanation agents read (review).
+    bare = Target("FAILED", None, Cause.EXPLICIT)
+    assert judge(bare, hubspot("FAILED", "Carrier: number unreachable")).outcome is Outcome.ALREADY_CORRECT
+    assert judge(bare, hubspot("SENT")).outcome is Outcome.MARKED_FAILED
+
+
+def test_only_threads_with_several_messages_of_the_batch_are_listed() -> None:
+    # A listing answers up to 100 messages: worth it for two or more of the batch, not for one (review: a lone
+    # message of a long thread cost a listing of three pages and then its GET anyway).
+    batch = [
+        row("a1", conversations_thread_id=7001),
+        row("a2", conversations_thread_id="7001"),
+        row("b1", conversations_thread_id=7002),
+        row("c1"),
+    ]
+    decisions = plan(batch, POLICY, mode=Mode.TWO_WAY)
+    assert [d.thread_id for d in decisions] == ["7001", "7001", None, None]
