@@ -309,9 +309,7 @@ REPORTED_OUTCOMES = (
 _HUBSPOT_STATUSES = frozenset({"SENT", "READ", "FAILED", "RECEIVED"})
 
 
-def record_outcomes(
-    path: str | Path, report_path: str | Path, *, loaded_at: datetime | None = None
-) -> dict[str, int]:
+def record_outcomes(path: str | Path, report_path: str | Path, *, loaded_at: datetime | None = None) -> dict[str, int]:
     """Write a reconciliation's outcomes back: what HubSpot shows now, and the rows never to load again.
 
     * A row with ``hubspot_status_after`` sets ``reported_status`` to it and ``reported_at`` to ``loaded_at``:
