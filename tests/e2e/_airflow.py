@@ -136,15 +136,24 @@ class AirflowServices:
         self._token: str | None = None
 
     def airflow(self, *args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess[str]:
-        """Run one Airflow CLI command with this installation's settings."""
-        result = subprocess.run(
-            [sys.executable, "-m", "airflow", *args],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            stdin=subprocess.DEVNULL,
-        )
+        """Run one Airflow CLI command with this installation's settings.
+
+        SQLite refuses a write at once ("database is locked", no busy wait) when a transaction that already read must
+        upgrade its lock while the scheduler writes; the CLI's transaction is then rolled back whole, so the command
+        is run again, up to three more times.
+        """
+        for attempt in range(4):
+            result = subprocess.run(
+                [sys.executable, "-m", "airflow", *args],
+                env=self.env,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                stdin=subprocess.DEVNULL,
+            )
+            if result.returncode == 0 or "database is locked" not in result.stderr or attempt == 3:
+                break
+            time.sleep(2)
         if check and result.returncode != 0:
             raise AssertionError(
                 f"airflow {' '.join(args)} exited {result.returncode}\n"
