@@ -6,18 +6,14 @@ and a retry policy. Methods validate their input before any request and return H
 
 from __future__ import annotations
 
-import itertools
 import json as jsonlib
 import logging
 import os
 import threading
-import time
-import uuid
-from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any, cast
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 import requests
 import urllib3
@@ -29,20 +25,25 @@ from airflow_provider_hubspot_channels.client.auth import (
     StaticToken,
     TokenSource,
 )
+from airflow_provider_hubspot_channels.client.calls import Answer as Answer
 from airflow_provider_hubspot_channels.client.config import MAX_EXPIRY_REFRESHES as MAX_EXPIRY_REFRESHES
 from airflow_provider_hubspot_channels.client.config import ClientConfig
+from airflow_provider_hubspot_channels.client.custom_channels import CustomChannelsApi
 from airflow_provider_hubspot_channels.client.errors import (
     ErrorDetails,
     HubSpotApiError,
     HubSpotChannelsError,
     HubSpotConnectionError,
-    HubSpotPaginationError,
     HubSpotRetriesExhaustedError,
     HubSpotTokenRefreshError,
     InvalidInputError,
     error_for,
     parse_error_body,
 )
+from airflow_provider_hubspot_channels.client.inbox import MAX_EMPTY_PAGES as MAX_EMPTY_PAGES
+from airflow_provider_hubspot_channels.client.inbox import MAX_PAGE_SIZE as MAX_PAGE_SIZE
+from airflow_provider_hubspot_channels.client.inbox import MAX_PAGES as MAX_PAGES
+from airflow_provider_hubspot_channels.client.inbox import InboxApi
 from airflow_provider_hubspot_channels.client.rate_budget import BudgetStopped, RateBudget
 from airflow_provider_hubspot_channels.client.retry import RetryPolicy
 from airflow_provider_hubspot_channels.client.secrets import Redactor, redact_details
@@ -52,22 +53,10 @@ from airflow_provider_hubspot_channels.client.transport import (
     PoolPerOriginAdapter,
     Watchdog,
 )
-from airflow_provider_hubspot_channels.validation import (
-    StatusUpdate,
-    build_status_update,
-    validate_channel_id,
-    validate_message_id,
-)
 
 log = logging.getLogger(__name__)
 
-#: HubSpot does not document the page-size maximum of the Inbox API; 100 is known to work.
-MAX_PAGE_SIZE = 100
 USER_AGENT = "airflow-provider-hubspot-channels"
-#: Cursor paging stops with :class:`HubSpotPaginationError` after this many pages of one listing, and after this
-#: many empty pages in a row that still name a next cursor: a server fault must not page forever.
-MAX_PAGES = 10_000
-MAX_EMPTY_PAGES = 10
 
 
 #: Transport failures that mean "no (complete) answer": retried like a lost answer. A body cut off mid-stream or
@@ -78,23 +67,6 @@ NO_ANSWER: tuple[type[Exception], ...] = (
     requests.exceptions.ChunkedEncodingError,
     requests.exceptions.ContentDecodingError,
 )
-
-
-@dataclass(frozen=True)
-class Answer:
-    """What one call got, and what it went through to get it.
-
-    :param body: HubSpot's JSON answer (``{}`` if none).
-    :param requests: HTTP requests the call sent to the API endpoint: the first attempt, retries and re-sends after
-        ``401 EXPIRED_AUTHENTICATION`` (token POSTs are not counted).
-    :param unanswered: attempts that went out and got no usable answer (reset, timeout, cut-off body, 5xx) before a
-        later one: a write may have been applied more than once (with the same value; HubSpot keeps no
-        idempotency key).
-    """
-
-    body: dict[str, Any]
-    requests: int
-    unanswered: int
 
 
 class _Tally:
@@ -111,12 +83,7 @@ class ClientStoppedError(HubSpotChannelsError):
     """The client was stopped (task killed) while a call waited or retried."""
 
 
-def _segment(value: object) -> str:
-    """One URL path segment: ids are opaque and may hold '/', '?' or '#'."""
-    return quote(str(value), safe="")
-
-
-class HubSpotChannelsClient:
+class HubSpotChannelsClient(CustomChannelsApi, InboxApi):
     """Typed access to the HubSpot endpoints this provider needs.
 
     Use either ``access_token`` (static) or ``client_id`` + ``client_secret`` + ``refresh_token`` (OAuth refresh).
@@ -246,38 +213,7 @@ class HubSpotChannelsClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # -- paths -------------------------------------------------------------------------------------------------
-
-    def _channels_root(self) -> str:
-        version = self.config.api_version
-        if version == "v3":
-            return "/conversations/v3/custom-channels"
-        return f"/conversations/custom-channels/{version}"
-
-    def _inbox_root(self) -> str:
-        version = self.config.inbox_api_version
-        if version == "v3":
-            return "/conversations/v3/conversations"
-        return f"/conversations/conversations/{version}"
-
     # -- the request loop --------------------------------------------------------------------------------------
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        json: Mapping[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        """:meth:`send`, returning only the JSON body (``{}`` if none).
-
-        :param method: HTTP method.
-        :param path: path below the base URL, ids already encoded.
-        :param params: query parameters.
-        :param json: JSON body.
-        """
-        return self.send(method, path, params=params, json=json).body
 
     def send(
         self,
@@ -450,276 +386,12 @@ class HubSpotChannelsClient:
             error.args = (f"{error.args[0]} (not sent: an earlier call got this answer)",)
             raise error
 
-    # -- custom channels ---------------------------------------------------------------------------------------
-
-    def get_channel(self, channel_id: int | str) -> dict[str, Any]:
-        """Read a custom channel (``PublicChannelIntegrationChannel``); a cheap authenticated call.
-
-        :param channel_id: the channel's numeric id.
-        """
-        channel = validate_channel_id(channel_id)
-        return self.request("GET", f"{self._channels_root()}/{channel}")
-
-    def read_message(self, channel_id: int | str, message_id: str) -> Answer:
-        """Read one message, including its current ``status`` (``PublicConversationsMessage``), with what the call
-        went through.
-
-        Needs scope ``conversations.custom_channels.read``.
-
-        :param channel_id: the channel's numeric id.
-        :param message_id: the message id (opaque).
-        """
-        channel = validate_channel_id(channel_id)
-        message = validate_message_id(message_id)
-        return self.send("GET", f"{self._channels_root()}/{channel}/messages/{_segment(message)}")
-
-    def get_message(self, channel_id: int | str, message_id: str) -> dict[str, Any]:
-        """The body of :meth:`read_message`.
-
-        :param channel_id: the channel's numeric id.
-        :param message_id: the message id (opaque).
-        """
-        return self.read_message(channel_id, message_id).body
-
-    def write_status(self, update: StatusUpdate) -> Answer:
-        """Report a validated status update; the answer's body is the updated message.
-
-        Needs scope ``conversations.custom_channels.write``. ``Answer.unanswered`` > 0 means the PATCH may have been
-        applied more than once (with the same value).
-
-        :param update: from :func:`~airflow_provider_hubspot_channels.validation.build_status_update`.
-        """
-        return self.send(
-            "PATCH",
-            f"{self._channels_root()}/{update.channel_id}/messages/{_segment(update.message_id)}",
-            json=update.body(),
-        )
-
-    def update_message_status(
-        self,
-        channel_id: int | str,
-        message_id: str,
-        status_type: str,
-        error_message: str | None = None,
-    ) -> dict[str, Any]:
-        """Report a message's delivery outcome; returns the updated message.
-
-        Needs scope ``conversations.custom_channels.write``. Input is validated before any request.
-
-        :param channel_id: the channel's numeric id.
-        :param message_id: the message id (opaque).
-        :param status_type: ``SENT``, ``READ`` or ``FAILED`` (any case).
-        :param error_message: what agents see for a FAILED message, at most 500 characters.
-        """
-        return self.write_status(build_status_update(channel_id, message_id, status_type, error_message)).body
-
-    def publish_message(
-        self,
-        channel_id: int | str,
-        *,
-        channel_account_id: str,
-        text: str,
-        senders: Sequence[Mapping[str, Any]],
-        recipients: Sequence[Mapping[str, Any]],
-        message_direction: str = "INCOMING",
-        timestamp: str | None = None,
-        rich_text: str | None = None,
-        attachments: Sequence[Mapping[str, Any]] = (),
-        integration_thread_id: str | None = None,
-        in_reply_to_id: str | None = None,
-        integration_idempotency_id: str | None = None,
-    ) -> dict[str, Any]:
-        """Publish a message over the channel (``ChannelIntegrationMessageEgg``); returns the created message.
-
-        Needs scope ``conversations.custom_channels.write``.
-
-        :param channel_id: the channel's numeric id.
-        :param channel_account_id: the channel account it belongs to.
-        :param text: plain text of the message.
-        :param senders: participants, each with ``deliveryIdentifier`` ``{type, value}`` and optional ``name``.
-        :param recipients: participants like ``senders``.
-        :param message_direction: ``INCOMING`` (from a customer) or ``OUTGOING``.
-        :param timestamp: ISO 8601 time of the message; now if omitted.
-        :param rich_text: optional HTML body.
-        :param attachments: HubSpot attachment objects.
-        :param integration_thread_id: your thread id, to group messages in one HubSpot thread.
-        :param in_reply_to_id: id of the message this one answers.
-        :param integration_idempotency_id: your id that makes re-publishing safe; a random one per call if omitted,
-            so that the client's own retries never publish twice.
-        """
-        channel = validate_channel_id(channel_id)
-        if not isinstance(channel_account_id, str) or not channel_account_id.strip():
-            raise InvalidInputError("channel_account_id", "it is empty", "pass the id of the channel account")
-        if not isinstance(text, str):
-            raise InvalidInputError("text", f"{text!r} is not a string", "pass the message text")
-        direction = message_direction.upper() if isinstance(message_direction, str) else message_direction
-        if direction not in ("INCOMING", "OUTGOING"):
-            raise InvalidInputError(
-                "message_direction", f"{message_direction!r} is unknown", "use INCOMING or OUTGOING"
-            )
-        for field, people in (("senders", senders), ("recipients", recipients)):
-            for i, person in enumerate(people):
-                identifier = person.get("deliveryIdentifier") if isinstance(person, Mapping) else None
-                if not isinstance(identifier, Mapping) or not identifier.get("type") or not identifier.get("value"):
-                    raise InvalidInputError(
-                        f"{field}[{i}]",
-                        "it has no deliveryIdentifier with type and value",
-                        'give {"deliveryIdentifier": {"type": "HS_PHONE_NUMBER", "value": "+1555..."}}',
-                    )
-        body: dict[str, Any] = {
-            "channelAccountId": channel_account_id,
-            "messageDirection": direction,
-            "text": text,
-            "senders": [dict(p) for p in senders],
-            "recipients": [dict(p) for p in recipients],
-            "attachments": [dict(a) for a in attachments],
-            "timestamp": timestamp or time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
-        }
-        optional = {
-            "richText": rich_text,
-            "integrationThreadId": integration_thread_id,
-            "inReplyToId": in_reply_to_id,
-            # A POST is retried after a lost answer like every call; the idempotency id makes HubSpot answer the
-            # message it already created instead of publishing a duplicate the customer would see.
-            "integrationIdempotencyId": integration_idempotency_id or str(uuid.uuid4()),
-        }
-        body.update({key: value for key, value in optional.items() if value is not None})
-        return self.request("POST", f"{self._channels_root()}/{channel}/messages", json=body)
-
-    # -- Conversations Inbox API (discovery without an integrator store) --------------------------------------
-
-    def iter_threads(
-        self,
-        *,
-        inbox_id: int | str,
-        latest_message_timestamp_after: str,
-        page_size: int = MAX_PAGE_SIZE,
-    ) -> Iterator[dict[str, Any]]:
-        """Threads of one inbox with a message after a time, oldest activity first, following cursor pages.
-
-        Needs scope ``conversations.read``.
-
-        :param inbox_id: the inbox (HubSpot accepts one per query).
-        :param latest_message_timestamp_after: ISO 8601 time; threads with activity after it.
-        :param page_size: results per page, 1..100.
-        """
-        inbox = validate_channel_id(inbox_id, field="inbox_id")
-        params = {
-            "inboxId": inbox,
-            "sort": "latestMessageTimestamp",
-            "latestMessageTimestampAfter": latest_message_timestamp_after,
-            "limit": _page_size(page_size),
-        }
-        yield from self._paged(f"{self._inbox_root()}/threads", params)
-
-    def iter_thread_messages(self, thread_id: int | str, *, page_size: int = MAX_PAGE_SIZE) -> Iterator[dict[str, Any]]:
-        """Every entry of a thread (messages, comments, ...), oldest first, following cursor pages.
-
-        Needs scope ``conversations.read``.
-
-        :param thread_id: the thread's id.
-        :param page_size: results per page, 1..100.
-        """
-        params = {"sort": "createdAt", "limit": _page_size(page_size)}
-        for page in self._pages(self._thread_messages_path(thread_id), params):
-            yield from _page_items(page.body)
-
-    def list_thread_messages(self, thread_id: int | str, *, max_pages: int) -> Answer:
-        """A thread's entries (messages, comments, ...), newest first, at most ``max_pages`` pages of 100, with the
-        requests all pages cost.
-
-        Needs scope ``conversations.read``. Newest first because the messages a reconciliation asks about are the
-        recent ones. An error raised on a later page carries the requests of the pages before it too.
-
-        :param thread_id: the thread's id.
-        :param max_pages: pages to read at most.
-        :returns: ``body = {"results": [...]}``, plus HubSpot's ``paging`` (with ``next``) when the thread has more
-            than ``max_pages`` pages.
-        """
-        if isinstance(max_pages, bool) or not isinstance(max_pages, int) or max_pages < 1:
-            raise InvalidInputError("max_pages", f"{max_pages!r} is not a positive integer", "pass 1 or more")
-        path = self._thread_messages_path(thread_id)
-        results: list[dict[str, Any]] = []
-        requests_sent = unanswered = 0
-        body: dict[str, Any] = {}
-        pages = self._pages(path, {"limit": MAX_PAGE_SIZE})
-        try:
-            for number, page in enumerate(pages, 1):
-                requests_sent += page.requests
-                unanswered += page.unanswered
-                results.extend(_page_items(page.body))
-                if number >= max_pages:
-                    body = page.body
-                    break
-        except HubSpotChannelsError as exc:
-            exc.requests += requests_sent
-            exc.unanswered += unanswered
-            raise
-        finally:
-            pages.close()
-        listing: dict[str, Any] = {"results": results}
-        if _next_cursor(body):
-            listing["paging"] = body["paging"]
-        return Answer(body=listing, requests=requests_sent, unanswered=unanswered)
-
-    def _thread_messages_path(self, thread_id: int | str) -> str:
-        thread = str(thread_id).strip() if isinstance(thread_id, (int, str)) and not isinstance(thread_id, bool) else ""
-        if not thread.isdigit() or not thread.isascii():
-            raise InvalidInputError("thread_id", f"{thread_id!r} is not a numeric id", "pass the thread's id")
-        return f"{self._inbox_root()}/threads/{thread}/messages"
-
-    def _paged(self, path: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        for page in self._pages(path, params):
-            yield from _page_items(page.body)
-
-    def _pages(self, path: str, params: dict[str, Any]) -> Generator[Answer, None, None]:
-        """Each page of a cursor-paged listing, stopping with :class:`HubSpotPaginationError` when paging does not
-        end."""
-        after: str | None = None
-        seen_cursors: set[str] = set()
-        empty_pages = 0
-        for pages in itertools.count(1):
-            page = self.send("GET", path, params={**params, **({"after": after} if after else {})})
-            yield page
-            after = _next_cursor(page.body)
-            if not after:
-                return
-            if after in seen_cursors:  # a repeating cursor would page forever
-                raise HubSpotPaginationError(f"GET {path} returned the cursor {after!r} twice; stopping pagination")
-            seen_cursors.add(after)
-            empty_pages = 0 if _page_items(page.body) else empty_pages + 1
-            if empty_pages >= MAX_EMPTY_PAGES:
-                raise HubSpotPaginationError(
-                    f"GET {path} returned {empty_pages} empty pages in a row, each with a new cursor; "
-                    "stopping pagination"
-                )
-            if pages >= MAX_PAGES:
-                raise HubSpotPaginationError(f"GET {path} still had more after {pages} pages; stopping pagination")
-
-
-def _page_items(page: Mapping[str, Any]) -> list[dict[str, Any]]:
-    results = page.get("results")
-    return [item for item in results if isinstance(item, dict)] if isinstance(results, list) else []
-
-
-def _next_cursor(page: Mapping[str, Any]) -> str | None:
-    paging = page.get("paging")
-    next_page = paging.get("next") if isinstance(paging, dict) else None
-    after = next_page.get("after") if isinstance(next_page, dict) else None
-    return str(after) if after else None
-
 
 def _refusal_key(method: str, path: str) -> str:
     """Method and endpoint family (the path's first three segments, e.g. ``/conversations/custom-channels/2026-03``
     or ``/conversations/v3/conversations``): HubSpot grants scopes per family, so a refusal is remembered per family.
     """
     return f"{method} {'/'.join(path.split('/', 4)[:4])}"
-
-
-def _page_size(value: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_PAGE_SIZE:
-        raise InvalidInputError("page_size", f"{value!r} is not 1..{MAX_PAGE_SIZE}", f"use 1 to {MAX_PAGE_SIZE}")
-    return value
 
 
 def _went_out(exc: Exception) -> bool:
