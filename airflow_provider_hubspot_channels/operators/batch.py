@@ -23,7 +23,7 @@ from airflow_provider_hubspot_channels.reconciliation import (
     format_table,
 )
 from airflow_provider_hubspot_channels.runner.lookup import StatusLookup
-from airflow_provider_hubspot_channels.runner.reconcile import RunResult, run_plan
+from airflow_provider_hubspot_channels.runner.reconcile import MessageStatusClient, OfflineClient, RunResult, run_plan
 
 MAX_CONCURRENCY = 32
 
@@ -150,8 +150,10 @@ def run_batch(
     report = RunReport()
     stop = threading.Event()
     with task.hubspot_hook(pool_size=max_concurrency, stop=stop) as hook:
-        client = hook.get_conn()  # built once, before the worker threads share it
-        reader = StatusLookup(client, by_thread=verify_by_thread)
+        # A dry run without verification sends nothing: it needs no connection (a preview before one exists).
+        offline = dry_run and not verify_status
+        client: MessageStatusClient = OfflineClient() if offline else hook.get_conn()  # built before threads share it
+        reader = None if offline else StatusLookup(hook.get_conn(), by_thread=verify_by_thread)
         with open_report(report_path) as handle:
 
             def sink(outcome: MessageOutcome) -> None:

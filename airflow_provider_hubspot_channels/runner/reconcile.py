@@ -151,6 +151,28 @@ def _outcome(decision: Decision, outcome: Outcome, reason: str, **fields: object
     )
 
 
+class OfflineClient:
+    """The client of a dry run without verification: it sends nothing, so it needs no connection or token."""
+
+    def read_message(self, channel_id: int | str, message_id: str) -> Answer:
+        """Never called offline."""
+        raise RuntimeError("an offline run reads nothing")
+
+    def write_status(self, update: StatusUpdate) -> Answer:
+        """Never called offline."""
+        raise RuntimeError("an offline run writes nothing")
+
+    def redact(self, text: str) -> str:
+        """Nothing to redact: no secret was read.
+
+        :param text: any text.
+        """
+        return text
+
+    def stop(self) -> None:
+        """Nothing in flight."""
+
+
 class _GetEach:
     """The plain reader: one GET per message."""
 

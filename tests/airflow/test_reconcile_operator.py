@@ -256,3 +256,15 @@ def test_the_stale_only_operator_warns_naming_its_successor():
     with pytest.warns(DeprecationWarning, match="use ReconcileMessagesOperator"):
         op = ReconcileStaleMessagesOperator(task_id="old", messages=[], stale_after=900)
     assert isinstance(op, ReconcileMessagesOperator)
+
+
+def test_a_dry_run_without_verification_needs_no_connection(monkeypatch, tmp_path):
+    # It sends nothing, so a preview works before any connection exists (the benchmarks' memory run relies on it).
+    monkeypatch.delenv("AIRFLOW_CONN_HUBSPOT_CHANNELS_DEFAULT", raising=False)
+    batch = [{"channel_id": 1001, "message_id": "m-1", "created_at": iso(60)}]
+    from airflow_provider_hubspot_channels.operators.reconcile import ReconcileMessagesOperator
+
+    summary = ReconcileMessagesOperator(
+        task_id="preview", messages=batch, stale_after=900, dry_run=True, verify_status=False
+    ).execute(CONTEXT)
+    assert summary["counts"]["would_mark_failed"] == 1
