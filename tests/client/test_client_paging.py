@@ -7,7 +7,7 @@ import itertools
 import pytest
 
 from airflow_provider_hubspot_channels.client import ClientConfig, HubSpotChannelsClient, HubSpotPaginationError
-from airflow_provider_hubspot_channels.client import client as client_module
+from airflow_provider_hubspot_channels.client import inbox as inbox_module
 
 from ._servers import ScriptedServer, json_reply
 
@@ -32,12 +32,12 @@ def test_new_cursors_with_empty_pages_stop_after_a_few_pages():
     with paging_server(0) as server, client_for(server) as client:
         with pytest.raises(HubSpotPaginationError, match="empty pages") as info:
             list(client.iter_thread_messages(7))
-        assert len(server.requests) == client_module.MAX_EMPTY_PAGES
+        assert len(server.requests) == inbox_module.MAX_EMPTY_PAGES
     assert info.value.retry_may_succeed is False
 
 
 def test_endless_pages_stop_at_the_page_limit(monkeypatch):
-    monkeypatch.setattr(client_module, "MAX_PAGES", 12)
+    monkeypatch.setattr(inbox_module, "MAX_PAGES", 12)
     with paging_server(1) as server, client_for(server) as client:
         seen = []
         with pytest.raises(HubSpotPaginationError, match="12 pages"):
