@@ -40,7 +40,7 @@ from typing import Any
 from airflow_provider_hubspot_channels.exceptions import InvalidInputError
 from airflow_provider_hubspot_channels.reconciliation import parse_timestamp
 from airflow_provider_hubspot_channels.validation import (
-    has_lone_surrogate,
+    replace_lone_surrogates,
     shown,
     validate_channel_id,
     validate_message_id,
@@ -202,11 +202,12 @@ def _delivery_status(value: Any) -> str:
 def _optional_text(value: Any, field: str) -> str | None:
     if value is None:
         return None
-    text = value if isinstance(value, str) else None
-    # SQLite stores UTF-8: half an emoji (a lone surrogate, as JavaScript may write it) cannot be stored.
-    if text is None or has_lone_surrogate(text):
-        raise InvalidInputError(field, f"{shown(value)} is not text", f"give {field} as UTF-8 text, or leave it out")
-    return text
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)  # a phone number from a numeric column
+    if not isinstance(value, str):
+        raise InvalidInputError(field, f"{shown(value)} is not text", f"give {field} as text, or leave it out")
+    # SQLite stores UTF-8; half an emoji (as JavaScript may write it) becomes U+FFFD, as the operator does.
+    return replace_lone_surrogates(value)
 
 
 def _reported_status(value: Any) -> str | None:

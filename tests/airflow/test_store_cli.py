@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from airflow_provider_hubspot_channels.exceptions import InvalidInputError
 from airflow_provider_hubspot_channels.simulator import HubSpotSimulator
 from airflow_provider_hubspot_channels.sqlite_store import connect, insert_records
 from airflow_provider_hubspot_channels.store_cli import main
@@ -159,3 +160,13 @@ def test_any_file_loads_or_is_refused_with_a_line_and_a_fix(tmp_path_factory, li
 @pytest.mark.parametrize("args", [[], ["frobnicate"]])
 def test_usage_errors_exit_2(tmp_path, args):
     assert run(tmp_path / "s.sqlite", *args).returncode == 2
+
+
+def test_insert_records_keeps_numeric_and_broken_text_and_names_the_record(tmp_path):
+    store = tmp_path / "store.sqlite"
+    base = {"channel_id": 1001, "created_at": "2026-11-24T10:00:00Z"}
+    insert_records(store, [{**base, "message_id": "a", "recipient": 15550100, "carrier_error": "bad \ud800"}])
+    assert (rows(store)["a"]["recipient"], rows(store)["a"]["carrier_error"]) == ("15550100", "bad \ufffd")
+    with pytest.raises(InvalidInputError, match=r"records\[1\]\.delivery_status.*Fix:"):
+        insert_records(store, [{**base, "message_id": "b"}, {**base, "message_id": "c", "delivery_status": "sent"}])
+    assert set(rows(store)) == {"a"}
