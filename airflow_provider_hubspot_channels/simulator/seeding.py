@@ -27,6 +27,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .state import SimulatorState, TransitionRefused
+from .timefmt import to_ms
 
 _INT = "a whole number"
 _TEXT = "a string"
@@ -79,6 +80,15 @@ _FIELDS: dict[str, dict[str, tuple[str, bool]]] = {
 
 
 _ONE_OBJECT = 'write one JSON object per line, e.g. {"type": "message", "channelId": 1001, "id": "m-1"}'
+
+
+# Fields with a fixed set of values, checked here so that the error names the field (the state's own refusal
+# would only name the line's type).
+_ENUMS = {
+    "direction": ("OUTGOING", "INCOMING"),
+    "statusType": ("SENT", "READ", "FAILED", "RECEIVED"),
+    "status": ("OPEN", "CLOSED"),
+}
 
 
 class SeedFileError(ValueError):
@@ -146,6 +156,14 @@ def _parse(line: bytes) -> dict[str, Any]:
         expected = fields[name][0]
         if value is not None and not _CHECKS[expected](value):
             raise _Bad(name, f"{str(value)[:40]!r} is not {expected}", f"give {name} as {expected}")
+    for name, allowed in _ENUMS.items():
+        if name in fields and row.get(name) is not None and row[name] not in allowed:
+            raise _Bad(name, f"{row[name][:40]!r} is not allowed", f"use one of {', '.join(allowed)}")
+    if row.get("createdAt") is not None:
+        try:
+            to_ms(row["createdAt"])
+        except (ValueError, OverflowError):
+            raise _Bad("createdAt", f"{row['createdAt'][:40]!r} is no time", "write ISO 8601 with an offset") from None
     for name, (_, required) in fields.items():
         if required and row.get(name) is None:
             raise _Bad(name, "it is missing", f"every {kind} line needs {name}")
@@ -213,8 +231,6 @@ def _check_references(state: SimulatorState, row: Mapping[str, Any]) -> None:
 
 def _status(state: SimulatorState, row: Mapping[str, Any]) -> None:
     status = row["statusType"]
-    if status not in ("SENT", "READ", "FAILED", "RECEIVED"):
-        raise _Bad("statusType", f"{status[:40]!r} is no status", "use SENT, READ, FAILED or RECEIVED")
     with state.lock:
         message = state.find_message(row["channelId"], row["messageId"])
         if message is None:

@@ -146,6 +146,10 @@ def test_seed_from_a_file_in_process(tmp_path) -> None:
         ({"type": "status", "channelId": 1001, "messageId": "m", "statusType": "LOST"}, "statusType"),
         ({"type": "channel", "id": "1001"}, "id"),
         ({"type": "message", "channelId": 1001, "id": "m", "colour": "red"}, "colour"),
+        ({"type": "message", "channelId": 1001, "id": "n", "direction": "SIDEWAYS"}, "direction"),
+        ({"type": "message", "channelId": 1001, "id": "n", "statusType": "LOST"}, "statusType"),
+        ({"type": "message", "channelId": 1001, "id": "n", "createdAt": "yesterday"}, "createdAt"),
+        ({"type": "message", "channelId": 1001, "id": "m"}, "already exists"),
     ],
 )
 def test_a_bad_seed_line_names_its_number_the_field_and_the_fix(tmp_path, line, field) -> None:
