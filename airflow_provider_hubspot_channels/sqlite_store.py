@@ -40,6 +40,7 @@ from typing import Any
 from airflow_provider_hubspot_channels.exceptions import InvalidInputError
 from airflow_provider_hubspot_channels.reconciliation import parse_timestamp
 from airflow_provider_hubspot_channels.validation import (
+    replace_lone_surrogates,
     shown,
     validate_channel_id,
     validate_message_id,
@@ -140,7 +141,8 @@ def insert_records(path: str | Path, records: Iterable[Mapping[str, Any]]) -> in
 
     A message already in the store (same ``channel_id`` and ``message_id``) is left exactly as it is: webhooks are
     delivered at least once, and a redelivery must not reset its receipt or its reconciliation. Receipts go
-    through :func:`record_receipt`. A batch with an invalid value writes nothing.
+    through :func:`record_receipt`. A batch with an invalid value writes nothing and raises
+    :class:`InvalidInputError` naming ``records[i].<field>``.
 
     :param path: the SQLite file.
     :param records: dicts with channel_id, message_id, created_at, delivery_status and optional recipient,
@@ -148,24 +150,7 @@ def insert_records(path: str | Path, records: Iterable[Mapping[str, Any]]) -> in
         SENT, READ or FAILED, any case; its ``reported_at`` is now) and receipt_at.
     """
     now = _iso(datetime.now(timezone.utc))
-    rows = []
-    for r in records:
-        reported = _reported_status(r.get("reported_status"))
-        receipt_at = r.get("receipt_at")
-        rows.append(
-            (
-                int(r["channel_id"]),
-                str(r["message_id"]),
-                _iso(parse_timestamp(r["created_at"], field="created_at")),
-                r.get("delivery_status") or "pending",
-                r.get("recipient"),
-                r.get("carrier_error"),
-                reported,
-                now if reported else None,
-                None if receipt_at is None else _iso(parse_timestamp(receipt_at, field="receipt_at")),
-                _thread_id(r.get("conversations_thread_id")),
-            )
-        )
+    rows = [_insert_row(index, record, now) for index, record in enumerate(records)]
     with closing(connect(path)) as db, db:
         before = db.total_changes
         db.executemany(
@@ -175,6 +160,54 @@ def insert_records(path: str | Path, records: Iterable[Mapping[str, Any]]) -> in
             rows,
         )
         return db.total_changes - before
+
+
+def _insert_row(index: int, record: Any, now: str) -> tuple[Any, ...]:
+    where = f"records[{index}]"
+    if not isinstance(record, Mapping):
+        raise InvalidInputError(where, f"{shown(record)} is not an object", "give one JSON object per record")
+    for key in ("channel_id", "message_id", "created_at"):
+        if record.get(key) is None:
+            raise InvalidInputError(f"{where}.{key}", "it is missing", f"give every record its {key}")
+    try:
+        message_id = validate_message_id(record["message_id"], field="message_id")
+        reported = _reported_status(record.get("reported_status"))
+        receipt_at = record.get("receipt_at")
+        return (
+            validate_channel_id(record["channel_id"], field="channel_id"),
+            message_id,
+            _iso(parse_timestamp(record["created_at"], field="created_at")),
+            _delivery_status(record.get("delivery_status")),
+            _optional_text(record.get("recipient"), "recipient"),
+            _optional_text(record.get("carrier_error"), "carrier_error"),
+            reported,
+            now if reported else None,
+            None if receipt_at is None else _iso(parse_timestamp(receipt_at, field="receipt_at")),
+            _thread_id(record.get("conversations_thread_id")),
+        )
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"{where}.{exc.field}", exc.problem, exc.fix) from None
+
+
+def _delivery_status(value: Any) -> str:
+    if value is None or value == "":
+        return "pending"
+    if not isinstance(value, str) or value.strip().lower() not in {"pending", *RECEIPT_STATUSES}:
+        raise InvalidInputError(
+            "delivery_status", f"{shown(value)} is no delivery status", "use pending, delivered, read or failed"
+        )
+    return value.strip().lower()
+
+
+def _optional_text(value: Any, field: str) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)  # a phone number from a numeric column
+    if not isinstance(value, str):
+        raise InvalidInputError(field, f"{shown(value)} is not text", f"give {field} as text, or leave it out")
+    # SQLite stores UTF-8; half an emoji (as JavaScript may write it) becomes U+FFFD, as the operator does.
+    return replace_lone_surrogates(value)
 
 
 def _reported_status(value: Any) -> str | None:
@@ -203,28 +236,66 @@ def record_receipt(
     message_id: str,
     delivery_status: str,
     carrier_error: str | None = None,
+    *,
+    receipt_at: datetime | None = None,
 ) -> bool:
     """Record a carrier's delivery receipt (as the bridge would); returns whether the message was in the store.
 
     Updates only: a receipt for a message the store does not know inserts nothing (its webhook has not arrived,
-    and without it there is no ``created_at``). ``receipt_at`` becomes now; what was reported to HubSpot is kept,
-    so a late receipt for a message a reconciliation marked FAILED is loaded again, and HubSpot is corrected.
+    and without it there is no ``created_at``). What was reported to HubSpot is kept, so a late receipt for a
+    message a reconciliation marked FAILED is loaded again, and HubSpot is corrected.
 
     :param path: the SQLite file.
     :param channel_id: the custom channel.
     :param message_id: the message the receipt is for.
     :param delivery_status: ``delivered``, ``read`` or ``failed``.
     :param carrier_error: the carrier's error text for a ``failed`` receipt, if any (replaces any earlier one).
+    :param receipt_at: when the receipt arrived, aware; now when None.
     """
     if delivery_status not in RECEIPT_STATUSES:
-        raise ValueError(f"delivery_status must be one of {sorted(RECEIPT_STATUSES)}, not {delivery_status!r}")
+        raise InvalidInputError(
+            "delivery_status",
+            f"{shown(delivery_status)} is no receipt",
+            f"use one of {', '.join(sorted(RECEIPT_STATUSES))} (a receipt is never pending)",
+        )
+    at = _iso(parse_timestamp(receipt_at, field="receipt_at")) if receipt_at else _iso(datetime.now(timezone.utc))
     with closing(connect(path)) as db, db:
         cursor = db.execute(
             "UPDATE outgoing_messages SET delivery_status = ?, carrier_error = ?, receipt_at = ? "
             "WHERE channel_id = ? AND message_id = ?",
-            (delivery_status, carrier_error, _iso(datetime.now(timezone.utc)), int(channel_id), str(message_id)),
+            (delivery_status, carrier_error, at, int(channel_id), str(message_id)),
         )
         return cursor.rowcount > 0
+
+
+#: The columns :func:`message_rows` shows: everything but the recipient (personal data stays out of terminals).
+SHOWN_COLUMNS = (
+    "channel_id",
+    "message_id",
+    "created_at",
+    "delivery_status",
+    "receipt_at",
+    "reported_status",
+    "reported_at",
+    "abandoned",
+    "conversations_thread_id",
+)
+
+
+def message_rows(path: str | Path, message_id: str, channel_id: int | None = None) -> list[dict[str, Any]]:
+    """The stored rows of a message id (one per channel that has it), without the recipient.
+
+    :param path: the SQLite file.
+    :param message_id: the message id.
+    :param channel_id: only this channel, if given.
+    """
+    query = f"SELECT {', '.join(SHOWN_COLUMNS)} FROM outgoing_messages WHERE message_id = ?"
+    args: list[Any] = [str(message_id)]
+    if channel_id is not None:
+        query += " AND channel_id = ?"
+        args.append(int(channel_id))
+    with closing(connect(path)) as db:
+        return [dict(row) for row in db.execute(query + " ORDER BY channel_id", args)]
 
 
 def _iso(value: datetime) -> str:
@@ -385,3 +456,13 @@ def _report_row(line: bytes) -> tuple[int, str, str, str | None] | None:
     except (InvalidInputError, ValueError):  # UnicodeEncodeError is a ValueError; so is int() of e.g. "²"
         return None
     return channel_id, message_id, row["outcome"], after
+
+
+if __name__ == "__main__":
+    # The command line lives in its own module (load, receipt, pending, show); this keeps the documented
+    # ``python -m airflow_provider_hubspot_channels.sqlite_store`` working.
+    import sys
+
+    from airflow_provider_hubspot_channels.store_cli import main
+
+    sys.exit(main())

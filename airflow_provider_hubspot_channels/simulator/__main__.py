@@ -3,12 +3,14 @@
 ``python -m airflow_provider_hubspot_channels.simulator --port 8765 --scenario reconciliation --count 1000``
 
 Prints ``KEY=VALUE`` lines on stdout (base URL, access token, OAuth client and refresh token, channel and inbox
-ids) so that a shell or a test can read them, then serves until SIGINT or SIGTERM and exits 0 after a clean stop.
+ids) so that a shell or a test can read them, then serves until SIGINT or SIGTERM and exits 0 after a clean stop,
+printing a one-line JSON summary (the counters of ``GET /_simulator/counters``) on stderr.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import sys
 import threading
@@ -17,7 +19,9 @@ from datetime import datetime
 from types import FrameType
 
 from .faults import FAULT_KINDS, FaultConfig, methods_from, parse_script
+from .inspection import counters
 from .scenarios import SCENARIOS
+from .seeding import seed_from_file
 from .server import HubSpotSimulator
 from .state import DEFAULT_CHANNEL_ID, DEFAULT_INBOX_ID
 
@@ -58,6 +62,13 @@ def build_parser() -> argparse.ArgumentParser:
     server.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1; 0 picks a free port")
     server.add_argument("--seed", type=int, default=0, help="seed of faults, jitter, ids and the scenario")
     server.add_argument(
+        "--request-log-limit",
+        type=int,
+        default=100_000,
+        metavar="N",
+        help="keep the newest N requests in the log (/_simulator/requests); counters count every request",
+    )
+    server.add_argument(
         "--run-for", type=_non_negative, default=None, metavar="SECONDS", help="stop after this many seconds"
     )
 
@@ -68,6 +79,12 @@ def build_parser() -> argparse.ArgumentParser:
     seeding.add_argument("--count", type=int, default=None, help="records of the scenario (its default if unset)")
     seeding.add_argument(
         "--now", type=_aware, default=None, help="reference time of the scenario (ISO 8601 with offset)"
+    )
+    seeding.add_argument(
+        "--seed-file",
+        default=None,
+        metavar="PATH",
+        help="JSON Lines of channels, threads, messages and status changes to seed (see the simulator docs)",
     )
     seeding.add_argument(
         "--records-out", default=None, metavar="PATH", help="write the integrator's records as JSON Lines here"
@@ -170,8 +187,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             rotate_refresh_tokens=args.rotate_refresh_tokens,
             strict_transitions=args.strict_transitions,
             access_token=args.access_token,
+            request_log_limit=args.request_log_limit,
         )
-    except ValueError as exc:
+        if args.seed_file is not None:
+            seed_from_file(simulator.state, args.seed_file)
+    except ValueError as exc:  # SeedFileError included: refused before serving, naming the line and the fix
         parser.error(str(exc))
 
     seeded = None
@@ -214,7 +234,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         simulator.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    print(f"HubSpot simulator stopped after {sum(simulator.status_counts.values())} answers", file=sys.stderr)
+    totals = counters(simulator.metrics, simulator.state)
+    print(
+        f"HubSpot simulator stopped after {totals['requests']} requests; summary: {json.dumps(totals)}",
+        file=sys.stderr,
+    )
     return 0
 
 

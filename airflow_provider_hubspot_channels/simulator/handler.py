@@ -20,7 +20,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 
-from . import api
+from . import api, inspection
 from .faults import ERROR_KINDS, HTML_KINDS, SCRIPT_ONLY_KINDS, FaultPlan, LatencyModel, fault_reply
 from .metrics import Metrics, RequestLogEntry
 from .responses import Reply, error_reply, validation_error
@@ -104,6 +104,10 @@ class SimulatorHandler(BaseHTTPRequestHandler):
             ).reply
             self._log(app, method, path, reply.status, arrived, started, None)
             self._send(reply)
+            return
+        if inspection.is_inspection(path):
+            # The simulator's own endpoints: no faults, latency, rate limit or log entry (looking changes nothing).
+            self._send(inspection.handle(app, method, path, query))
             return
         if api.OAUTH_TOKEN_PATH.fullmatch(path):
             app.metrics.count_token_request()

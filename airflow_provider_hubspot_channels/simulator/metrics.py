@@ -39,6 +39,7 @@ class Metrics:
         self._status: Counter[int] = Counter()
         self._faults: Counter[str] = Counter()
         self._token_requests = 0
+        self._total = 0
 
     def record(self, entry: RequestLogEntry) -> None:
         """Add one request.
@@ -47,6 +48,7 @@ class Metrics:
         """
         with self._lock:
             self._log.append(entry)
+            self._total += 1
             if entry.status is not None:
                 self._status[entry.status] += 1
             if entry.fault is not None:
@@ -62,6 +64,23 @@ class Metrics:
         """A copy of the log, oldest first."""
         with self._lock:
             return list(self._log)
+
+    def log_window(self) -> tuple[int, list[RequestLogEntry]]:
+        """The sequence number of the oldest entry kept (entries are numbered from 0 since the last reset) and a
+        copy of the kept entries, taken together so that the numbers match the entries."""
+        with self._lock:
+            return self._total - len(self._log), list(self._log)
+
+    @property
+    def total_requests(self) -> int:
+        """Requests seen since the last reset, including those the bounded log no longer keeps."""
+        with self._lock:
+            return self._total
+
+    @property
+    def log_limit(self) -> int | None:
+        """The most entries the log keeps."""
+        return self._log.maxlen
 
     @property
     def status_counts(self) -> Counter[int]:
@@ -88,3 +107,4 @@ class Metrics:
             self._status.clear()
             self._faults.clear()
             self._token_requests = 0
+            self._total = 0
