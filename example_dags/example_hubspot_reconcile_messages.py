@@ -19,13 +19,16 @@ from datetime import timedelta
 from typing import Any
 
 import pendulum
-from airflow.sdk import Param, dag, task
+from airflow.sdk import Asset, Param, dag, task
 
 from airflow_provider_hubspot_channels.operators.reconcile import ReconcileMessagesOperator
 from airflow_provider_hubspot_channels.sqlite_store import load_unreconciled, record_outcomes
 
 DEFAULT_STORE = os.environ.get("HUBSPOT_CHANNELS_STORE", "/tmp/hubspot_channels/integrator_store.sqlite")
 REPORTS = os.environ.get("HUBSPOT_CHANNELS_REPORTS", "/tmp/hubspot_channels/reports")
+#: Updated by every successful reconcile, its counts as the event's extra: example_hubspot_alert_on_failed_messages
+#: is scheduled on it. ``channel_asset(id)`` (operators/assets.py) names one channel's asset instead.
+RECONCILED = Asset("hubspot-channels://all")
 
 
 @dag(
@@ -59,6 +62,7 @@ def example_hubspot_reconcile_messages() -> None:
         verify_status=True,
         max_concurrency=4,
         report_path=report_path,
+        outlets=[RECONCILED],
     )
 
     # all_done: a reconcile that fails (refused writes, invalid records, a stop) still wrote the rows it settled, and
