@@ -21,6 +21,7 @@ from typing import Any
 import pendulum
 from airflow.sdk import Asset, Param, dag, task
 
+from airflow_provider_hubspot_channels.operators.errors import AirflowFailException
 from airflow_provider_hubspot_channels.operators.reconcile import ReconcileMessagesOperator
 from airflow_provider_hubspot_channels.sqlite_store import load_unreconciled, record_outcomes
 
@@ -31,11 +32,23 @@ REPORTS = os.environ.get("HUBSPOT_CHANNELS_REPORTS", "/tmp/hubspot_channels/repo
 RECONCILED = Asset("hubspot-channels://all")
 
 
+def require_store(path: str) -> None:
+    """Refuse a run whose store does not exist: opening it would create an empty one (in /tmp by default)."""
+    if not os.path.isfile(path):
+        raise AirflowFailException(
+            f"store_path {path} does not exist: this example reconciles the integrator's store (see "
+            "airflow_provider_hubspot_channels.sqlite_store). Fill it first, or set the store_path param or "
+            "HUBSPOT_CHANNELS_STORE to your store."
+        )
+
+
 @dag(
     dag_id="example_hubspot_reconcile_messages",
     schedule=timedelta(minutes=15),
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
+    # Examples may be loaded into any deployment (load_examples): nothing runs until someone unpauses it.
+    is_paused_upon_creation=True,
     max_active_runs=1,
     params={
         "store_path": Param(DEFAULT_STORE, type="string", description="SQLite file of the integrator's store"),
@@ -50,6 +63,7 @@ def example_hubspot_reconcile_messages() -> None:
     @task(show_return_value_in_logs=False)
     def load_batch(params: dict[str, Any], data_interval_end: pendulum.DateTime) -> list[dict[str, Any]]:
         """Messages sent up to the end of this run's interval whose record disagrees with what HubSpot was told."""
+        require_store(params["store_path"])
         return load_unreconciled(params["store_path"], created_at_or_before=data_interval_end)
 
     batch = load_batch()
