@@ -44,7 +44,10 @@ PARSE = textwrap.dedent(
 
     sys.addaudithook(audit)
     from airflow.dag_processing.bundles.local import LocalDagBundle
-    from airflow.dag_processing.dagbag import DagBag
+    try:
+        from airflow.dag_processing.dagbag import DagBag
+    except ImportError:  # Airflow 3.1
+        from airflow.models.dagbag import DagBag
 
     bundle = LocalDagBundle(name="airflow-provider-hubspot-channels-example-dags", path=sys.argv[1])
     bundle.initialize()
