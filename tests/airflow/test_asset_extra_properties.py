@@ -80,3 +80,18 @@ def test_channel_assets_are_accepted_without_warnings(channel_id):
         assert channel_asset(str(channel_id)) == asset
     assert asset.uri.startswith(f"hubspot-channels://{channel_id}")
     assert asset_outlets([asset, "not an asset"]) == [asset]
+
+
+def test_an_operator_with_outlets_run_outside_airflow_still_finishes_its_batch(simulator, hubspot_conn):
+    # execute() called directly (a user's unit test): no task context, so no event; the batch must still succeed.
+    from airflow_provider_hubspot_channels.operators.messages import UpdateMessageStatusOperator
+
+    simulator.add_message(1001, "direct-1")
+    op = UpdateMessageStatusOperator(
+        task_id="replay",
+        updates=[{"channel_id": 1001, "message_id": "direct-1", "status_type": "SENT"}],
+        outlets=[channel_asset(1001)],
+    )
+    summary = op.execute(context={})
+    assert summary["counts"]["marked_sent"] == 1
+    assert simulator.get_message(1001, "direct-1")["status"]["statusType"] == "SENT"
