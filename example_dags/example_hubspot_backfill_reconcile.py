@@ -28,11 +28,22 @@ try:
 except ImportError:  # Airflow 3.1
     from airflow.timetables.interval import CronDataIntervalTimetable
 
+from airflow_provider_hubspot_channels.operators.errors import AirflowFailException
 from airflow_provider_hubspot_channels.operators.reconcile import ReconcileMessagesOperator
 from airflow_provider_hubspot_channels.sqlite_store import load_unreconciled
 
 DEFAULT_STORE = os.environ.get("HUBSPOT_CHANNELS_STORE", "/tmp/hubspot_channels/integrator_store.sqlite")
 REPORTS = os.environ.get("HUBSPOT_CHANNELS_REPORTS", "/tmp/hubspot_channels/reports")
+
+
+def require_store(path: str) -> None:
+    """Refuse a run whose store does not exist: opening it would create an empty one (in /tmp by default)."""
+    if not os.path.isfile(path):
+        raise AirflowFailException(
+            f"store_path {path} does not exist: this example reconciles the integrator's store (see "
+            "airflow_provider_hubspot_channels.sqlite_store). Fill it first, or set the store_path param or "
+            "HUBSPOT_CHANNELS_STORE to your store."
+        )
 
 
 @dag(
@@ -41,6 +52,8 @@ REPORTS = os.environ.get("HUBSPOT_CHANNELS_REPORTS", "/tmp/hubspot_channels/repo
     schedule=CronDataIntervalTimetable("@hourly", timezone="UTC"),
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
+    # Examples may be loaded into any deployment (load_examples): nothing runs until someone unpauses it.
+    is_paused_upon_creation=True,
     max_active_runs=4,
     params={
         "store_path": Param(DEFAULT_STORE, type="string", description="SQLite file of the integrator's store"),
@@ -70,6 +83,7 @@ def example_hubspot_backfill_reconcile() -> None:
     @task(show_return_value_in_logs=False)
     def load_batch(span: dict[str, str], params: dict[str, Any]) -> list[dict[str, Any]]:
         """Messages whose SLA ran out inside the window and whose record disagrees with what HubSpot was told."""
+        require_store(params["store_path"])
         sla = timedelta(minutes=params["stale_after_minutes"])
         start, end = pendulum.parse(span["start"]), pendulum.parse(span["end"])
         assert isinstance(start, datetime) and isinstance(end, datetime)

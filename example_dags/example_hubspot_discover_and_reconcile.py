@@ -32,6 +32,8 @@ from airflow_provider_hubspot_channels.operators.reconcile import ReconcileMessa
     schedule=CronDataIntervalTimetable("@hourly", timezone="UTC"),
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
+    # Examples may be loaded into any deployment (load_examples): nothing runs until someone unpauses it.
+    is_paused_upon_creation=True,
     max_active_runs=1,
     params={
         "inbox_id": Param(3001, type="integer", minimum=1, description="Inbox the channel delivers to"),

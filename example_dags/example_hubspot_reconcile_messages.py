@@ -19,13 +19,27 @@ from datetime import timedelta
 from typing import Any
 
 import pendulum
-from airflow.sdk import Param, dag, task
+from airflow.sdk import Asset, Param, dag, task
 
+from airflow_provider_hubspot_channels.operators.errors import AirflowFailException
 from airflow_provider_hubspot_channels.operators.reconcile import ReconcileMessagesOperator
 from airflow_provider_hubspot_channels.sqlite_store import load_unreconciled, record_outcomes
 
 DEFAULT_STORE = os.environ.get("HUBSPOT_CHANNELS_STORE", "/tmp/hubspot_channels/integrator_store.sqlite")
 REPORTS = os.environ.get("HUBSPOT_CHANNELS_REPORTS", "/tmp/hubspot_channels/reports")
+#: Updated by every successful reconcile, its counts as the event's extra: example_hubspot_alert_on_failed_messages
+#: is scheduled on it. ``channel_asset(id)`` (operators/assets.py) names one channel's asset instead.
+RECONCILED = Asset("hubspot-channels://all")
+
+
+def require_store(path: str) -> None:
+    """Refuse a run whose store does not exist: opening it would create an empty one (in /tmp by default)."""
+    if not os.path.isfile(path):
+        raise AirflowFailException(
+            f"store_path {path} does not exist: this example reconciles the integrator's store (see "
+            "airflow_provider_hubspot_channels.sqlite_store). Fill it first, or set the store_path param or "
+            "HUBSPOT_CHANNELS_STORE to your store."
+        )
 
 
 @dag(
@@ -33,6 +47,8 @@ REPORTS = os.environ.get("HUBSPOT_CHANNELS_REPORTS", "/tmp/hubspot_channels/repo
     schedule=timedelta(minutes=15),
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
+    # Examples may be loaded into any deployment (load_examples): nothing runs until someone unpauses it.
+    is_paused_upon_creation=True,
     max_active_runs=1,
     params={
         "store_path": Param(DEFAULT_STORE, type="string", description="SQLite file of the integrator's store"),
@@ -47,6 +63,7 @@ def example_hubspot_reconcile_messages() -> None:
     @task(show_return_value_in_logs=False)
     def load_batch(params: dict[str, Any], data_interval_end: pendulum.DateTime) -> list[dict[str, Any]]:
         """Messages sent up to the end of this run's interval whose record disagrees with what HubSpot was told."""
+        require_store(params["store_path"])
         return load_unreconciled(params["store_path"], created_at_or_before=data_interval_end)
 
     batch = load_batch()
@@ -59,6 +76,7 @@ def example_hubspot_reconcile_messages() -> None:
         verify_status=True,
         max_concurrency=4,
         report_path=report_path,
+        outlets=[RECONCILED],
     )
 
     # all_done: a reconcile that fails (refused writes, invalid records, a stop) still wrote the rows it settled, and

@@ -16,6 +16,8 @@ with DAG(
     schedule=None,
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
+    # Examples may be loaded into any deployment (load_examples): nothing runs until someone unpauses it.
+    is_paused_upon_creation=True,
     params={
         "channel_id": Param(1001, type="integer", minimum=1),
         "message_id": Param("msg-1", type="string", minLength=1),

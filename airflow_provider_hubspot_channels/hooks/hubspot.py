@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -261,54 +261,102 @@ class HubSpotChannelsHook(BaseHook):
         return self.client
 
     def get_channel(self, channel_id: int | str) -> dict[str, Any]:
-        """See :meth:`HubSpotChannelsClient.get_channel`.
+        """Read a custom channel; a cheap authenticated call (scope ``conversations.custom_channels.read``).
 
         :param channel_id: the channel's numeric id.
+        :return: HubSpot's channel object (``id``, ``name``, ...).
         """
         return self.client.get_channel(channel_id)
 
     def get_message(self, channel_id: int | str, message_id: str) -> dict[str, Any]:
-        """See :meth:`HubSpotChannelsClient.get_message`.
+        """Read one message with its current status (scope ``conversations.custom_channels.read``).
 
         :param channel_id: the channel's numeric id.
-        :param message_id: the message id (opaque).
+        :param message_id: the message id from HubSpot's webhook (opaque, never parsed).
+        :return: HubSpot's message; its status is at ``["status"]["statusType"]`` (``status`` may be absent).
         """
         return self.client.get_message(channel_id, message_id)
 
     def update_message_status(
         self, channel_id: int | str, message_id: str, status_type: str, error_message: str | None = None
     ) -> dict[str, Any]:
-        """See :meth:`HubSpotChannelsClient.update_message_status`.
+        """Report a message's delivery outcome (scope ``conversations.custom_channels.write``).
+
+        The input is validated before any request; nothing is read first (a READ in HubSpot would be overwritten:
+        read the message with :meth:`get_message` first where that matters).
 
         :param channel_id: the channel's numeric id.
-        :param message_id: the message id (opaque).
-        :param status_type: ``SENT``, ``READ`` or ``FAILED``.
-        :param error_message: what agents see for FAILED.
+        :param message_id: the message id from HubSpot's webhook (opaque, never parsed).
+        :param status_type: ``SENT``, ``READ`` or ``FAILED`` (any case).
+        :param error_message: what agents see in the inbox for a FAILED message, at most 500 characters.
+        :return: the updated message.
         """
         return self.client.update_message_status(channel_id, message_id, status_type, error_message)
 
-    def publish_message(self, channel_id: int | str, **message: Any) -> dict[str, Any]:
-        """See :meth:`HubSpotChannelsClient.publish_message` for the keyword arguments.
+    def publish_message(
+        self,
+        channel_id: int | str,
+        *,
+        channel_account_id: str,
+        text: str,
+        senders: Sequence[Mapping[str, Any]],
+        recipients: Sequence[Mapping[str, Any]],
+        message_direction: str = "INCOMING",
+        timestamp: str | None = None,
+        rich_text: str | None = None,
+        attachments: Sequence[Mapping[str, Any]] = (),
+        integration_thread_id: str | None = None,
+        in_reply_to_id: str | None = None,
+        integration_idempotency_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Publish a message over the channel (scope ``conversations.custom_channels.write``).
 
         :param channel_id: the channel's numeric id.
-        :param message: ``channel_account_id``, ``text``, ``senders``, ``recipients``, ...
+        :param channel_account_id: the channel account it belongs to.
+        :param text: plain text of the message.
+        :param senders: participants, each with ``deliveryIdentifier`` ``{type, value}`` and optional ``name``.
+        :param recipients: participants like ``senders``.
+        :param message_direction: ``INCOMING`` (from a customer) or ``OUTGOING``.
+        :param timestamp: ISO 8601 time of the message; now if omitted.
+        :param rich_text: optional HTML body.
+        :param attachments: HubSpot attachment objects.
+        :param integration_thread_id: your thread id, to group messages in one HubSpot thread.
+        :param in_reply_to_id: id of the message this one answers.
+        :param integration_idempotency_id: your id that makes re-publishing safe; a random one per call if omitted,
+            so that the client's own retries never publish twice.
+        :return: the created message.
         """
-        return self.client.publish_message(channel_id, **message)
+        return self.client.publish_message(
+            channel_id,
+            channel_account_id=channel_account_id,
+            text=text,
+            senders=senders,
+            recipients=recipients,
+            message_direction=message_direction,
+            timestamp=timestamp,
+            rich_text=rich_text,
+            attachments=attachments,
+            integration_thread_id=integration_thread_id,
+            in_reply_to_id=in_reply_to_id,
+            integration_idempotency_id=integration_idempotency_id,
+        )
 
     def iter_threads(self, *, inbox_id: int | str, latest_message_timestamp_after: str) -> Iterator[dict[str, Any]]:
-        """See :meth:`HubSpotChannelsClient.iter_threads`.
+        """Threads of one inbox with activity after a time, oldest first, page by page (scope ``conversations.read``).
 
-        :param inbox_id: the inbox.
-        :param latest_message_timestamp_after: ISO 8601 time.
+        :param inbox_id: the inbox (HubSpot accepts one per query).
+        :param latest_message_timestamp_after: ISO 8601 time; threads with a message after it.
+        :return: an iterator of HubSpot's thread objects; pages are fetched as it is consumed.
         """
         return self.client.iter_threads(
             inbox_id=inbox_id, latest_message_timestamp_after=latest_message_timestamp_after
         )
 
     def iter_thread_messages(self, thread_id: int | str) -> Iterator[dict[str, Any]]:
-        """See :meth:`HubSpotChannelsClient.iter_thread_messages`.
+        """Every entry of a thread (messages, comments, ...), oldest first, page by page (scope ``conversations.read``).
 
-        :param thread_id: the thread.
+        :param thread_id: the thread's id.
+        :return: an iterator of HubSpot's entries; keep ``type == "MESSAGE"`` for messages.
         """
         return self.client.iter_thread_messages(thread_id)
 
@@ -356,8 +404,18 @@ class HubSpotChannelsHook(BaseHook):
 
     def close(self) -> None:
         """Close the client's pooled connections, if a client was built."""
-        if self._built is not None:
-            self._built.close()
+        with self._lock:
+            client = self._built
+        if client is not None:
+            client.close()
+
+    def __enter__(self) -> HubSpotChannelsHook:
+        """Use the hook in a ``with`` block (a TaskFlow task's custom logic); nothing is read or built yet."""
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Close the client's connections; an exception from the block goes on unchanged."""
+        self.close()
 
 
 __all__ = ["ConnectionSettings", "HubSpotChannelsHook", "settings_from_connection"]

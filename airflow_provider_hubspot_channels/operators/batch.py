@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import IO, Any
 
 from airflow_provider_hubspot_channels.client import InvalidInputError
+from airflow_provider_hubspot_channels.operators.assets import ChannelIds, asset_extra, attach_to_outlet_events
 from airflow_provider_hubspot_channels.operators.errors import AirflowException, AirflowFailException, airflow_error
 from airflow_provider_hubspot_channels.operators.lifecycle import HubSpotTaskMixin
 from airflow_provider_hubspot_channels.reconciliation import (
@@ -148,6 +149,7 @@ def run_batch(
     :param stale_after: the reconciliation's SLA (None for explicit updates).
     """
     report = RunReport()
+    channels = ChannelIds()
     stop = threading.Event()
     with task.hubspot_hook(pool_size=max_concurrency, stop=stop) as hook:
         # A dry run without verification sends nothing: it needs no connection (a preview before one exists).
@@ -157,6 +159,7 @@ def run_batch(
         with open_report(report_path) as handle:
 
             def sink(outcome: MessageOutcome) -> None:
+                channels.add(outcome)
                 if handle is not None:
                     handle.write(outcome.to_json() + "\n")
                     # Row by row: a worker killed mid-batch leaves every outcome it collected on disk.
@@ -184,6 +187,8 @@ def run_batch(
     if report_path:
         summary["report_path"] = report_path
     task.log.info("Reconciliation summary\n%s", format_table(summary))  # type: ignore[attr-defined]
+    # Airflow drops outlet events of a failed task: the extra only reaches consumers when the task succeeds.
+    attach_to_outlet_events(task, asset_extra(summary, channels))
     _raise_for(task.hubspot_conn_id, result, summary, verify_status=verify_status, report_path=report_path)
     return summary
 

@@ -79,25 +79,26 @@ class HubSpotTaskMixin:
         :param pool_size: HTTP connections kept open (the operator's concurrency).
         :param stop: an event to set on kill as well (a batch's stop).
         """
-        hook = HubSpotChannelsHook(hubspot_conn_id=self.hubspot_conn_id, pool_size=pool_size)
+        # The hook's own ``with`` closes the client (one way to close it, also for users' TaskFlow tasks); it is
+        # entered first, so it closes last, after the kill switch's thread has ended.
+        with HubSpotChannelsHook(hubspot_conn_id=self.hubspot_conn_id, pool_size=pool_size) as hook:
 
-        def stop_all() -> None:
-            if stop is not None:
-                stop.set()
-            hook.stop()
+            def stop_all() -> None:
+                if stop is not None:
+                    stop.set()
+                hook.stop()
 
-        switch = KillSwitch(stop_all)
-        self._kill_switch = switch
-        if self._killed:  # killed before execute got here
-            switch.trigger()
-        try:
-            yield hook
-        except HubSpotChannelsError as exc:
-            raise airflow_error(exc, conn_id=self.hubspot_conn_id) from exc
-        finally:
-            self._kill_switch = None
-            switch.close()
-            hook.close()
+            switch = KillSwitch(stop_all)
+            self._kill_switch = switch
+            if self._killed:  # killed before execute got here
+                switch.trigger()
+            try:
+                yield hook
+            except HubSpotChannelsError as exc:
+                raise airflow_error(exc, conn_id=self.hubspot_conn_id) from exc
+            finally:
+                self._kill_switch = None
+                switch.close()
 
     def on_kill(self) -> None:
         """Stop the running call or batch: no new request starts, waits and retries end at once."""

@@ -66,6 +66,11 @@ class ReconcileMessagesOperator(HubSpotTaskMixin, BaseOperator):
     records were invalid, HubSpot refused a write, the token was refused or lacks a scope, or the daily limit is
     reached.
 
+    Declared with ``outlets=[Asset(...)]`` (e.g. :func:`~airflow_provider_hubspot_channels.operators.assets.
+    channel_asset`), a successful run attaches its counts to each asset's event as the extra (``marked_failed``,
+    ``counts``, ``dry_run``, ``reference_time``, ``channel_ids``, ``report_path``; no message ids), for DAGs
+    scheduled on the asset. A failed run emits no event (Airflow's rule).
+
     :param messages: the batch: a list of records, an XComArg, or a JSON string of a list. (templated)
     :param stale_after: the SLA: timedelta, seconds, or ISO 8601 duration such as ``PT15M``. (templated)
     :param hubspot_conn_id: the Airflow connection of type ``hubspot_channels``.
