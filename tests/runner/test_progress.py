@@ -6,6 +6,7 @@ import json
 import random
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -87,7 +88,8 @@ def test_without_a_store_the_batch_runs_as_before_and_one_info_line_says_resume_
     assert [d.index for d in progress.remaining(decision(i) for i in range(3))] == [0, 1, 2]
     progress.sink(lambda _row: None)(row(0))
     progress.finish()
-    assert log.lines == [("info", "Resume after a retry is unavailable on this Airflow version (it needs Airflow 3.3+).")]
+    unavailable = "Resume after a retry is unavailable on this Airflow version (it needs Airflow 3.3+)."
+    assert log.lines == [("info", unavailable)]
 
 
 def test_a_dry_run_neither_resumes_nor_saves():
@@ -134,10 +136,8 @@ def test_a_sink_that_fails_leaves_the_row_unhandled():
     def broken(_row: MessageOutcome) -> None:
         raise OSError("disk full")
 
-    try:
+    with pytest.raises(OSError):
         progress.sink(broken)(row(0))
-    except OSError:
-        pass
     assert not progress.progress.covers(0)
 
 
