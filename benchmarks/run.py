@@ -1179,6 +1179,17 @@ def scenario_9(results: Results, tmp: Path, count: int) -> None:
                 f"{run['first_try']['seconds']:.1f} s",
             )
         )
+        results.add(
+            Figure(
+                f"9 resume={resume}",
+                "wall time of the retry after a kill at 60%",
+                retry["seconds"],
+                "s",
+                "less than without resume" if resume else "(reference: starts over)",
+                retry["seconds"] < runs[False]["retry"]["seconds"] if resume else None,
+                f"at {limit} per 10 s, 20 ms per answer, max_concurrency=4",
+            )
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

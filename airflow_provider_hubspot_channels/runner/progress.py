@@ -399,7 +399,11 @@ def start(
             report.counts[name] += count
     else:
         kept = tempfile.SpooledTemporaryFile(_SPOOL_BYTES, mode="w+", encoding="utf-8")  # noqa: SIM115
-        found = _keep_covered(lines or (), saved, report, kept)
+        try:
+            found = _keep_covered(lines or (), saved, report, kept)
+        except Exception as exc:  # an unreadable report is no reason to fail the task: start over instead
+            log.warning("The earlier report could not be read (%s).", type(exc).__name__)
+            found = -1  # matches no count: start over
         if found != saved.covered or report.counts != _with_zeros(saved.counts):
             kept.close()
             log.warning(
@@ -410,7 +414,8 @@ def start(
             )
             return fresh
     log.info(
-        "Resuming after an earlier try: %d rows are settled already and skipped; %d are redone.",
+        "Resuming after an earlier try: %d rows are settled already and skipped; the rest is done now (%d of them "
+        "ended in error or were refused before).",
         saved.covered,
         len(saved.redo),
     )

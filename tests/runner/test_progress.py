@@ -209,3 +209,15 @@ def test_resume_skips_exactly_the_covered_rows_and_both_tries_report_every_row_o
     assert second.complete
     second.finish()
     assert PROGRESS_KEY not in store.data
+
+
+def test_an_unreadable_earlier_report_means_starting_over_not_failing():
+    store, log = DictStore(), Log()
+    store.set(PROGRESS_KEY, Progress(fingerprint(BATCH, SETTINGS), 1, counts={"marked_failed": 1}).to_json())
+
+    def lines():
+        yield row(0).to_json() + "\n"
+        raise OSError("connection reset")
+
+    progress = start(ResumeSpec(store, BATCH, SETTINGS), log=log, dry_run=False, report_lines=lines)
+    assert progress.resumed == 0 and any("could not be read (OSError)" in line for _level, line in log.lines)
