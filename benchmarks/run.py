@@ -1072,12 +1072,133 @@ METHOD = [
     "* Scenario 5 builds the records in the worker, then resets the kernel's peak-RSS mark (`/proc/self/clear_refs`) "
     "and reads `VmHWM` after `execute()`: the growth is the operator's own, with the batch already in memory (as "
     "it is when the batch arrives through XCom).",
+    "* Scenario 9 runs `ReconcileMessagesOperator.execute` in this process (verify on, `max_concurrency=4`, 1,000 "
+    "requests per 10 s, 20 ms per answer) with a dict-backed `task_state_store`, kills it with `on_kill` once 60% of "
+    "the messages were PATCHed, and runs a new operator as the retry: with the first try's store (resume), and with "
+    "none (Airflow 3.1/3.2, or before resume existed). Requests are the simulator's log after the kill.",
 ]
+
+
+def _kill_then_retry(count: int, kill_share: float, *, resume: bool, limit: int, tmp: Path) -> dict[str, Any]:
+    """One reconciliation of ``count`` stale messages (verify on), killed (``on_kill``) once ``kill_share`` of them
+    were PATCHed, then retried by a new operator with the first try's store (``resume``) or none (Airflow 3.1/3.2)."""
+    import threading
+
+    from airflow_provider_hubspot_channels.operators.reconcile import ReconcileMessagesOperator
+    from airflow_provider_hubspot_channels.runner.progress import DictStore
+
+    now = datetime.now(timezone.utc)
+    with HubSpotSimulator(rate_limit=limit, latency=0.02, request_log_limit=200_000) as sim:
+        records = stale_records(sim, f"s9{'r' if resume else 'n'}", count, now)
+        conn = {"conn_type": "hubspot_channels", "host": sim.base_url, "password": sim.access_token}
+        conn["extra"] = {"max_requests_per_10s": limit}
+        os.environ["AIRFLOW_CONN_HUBSPOT_CHANNELS_DEFAULT"] = json.dumps(conn)
+        report = tmp / f"9_{resume}.jsonl"
+        store = DictStore()
+        context: dict[str, Any] = {"data_interval_end": now, "logical_date": now}
+
+        def task() -> ReconcileMessagesOperator:
+            return ReconcileMessagesOperator(
+                task_id="reconcile",
+                messages=records,
+                stale_after=timedelta(minutes=15),
+                report_path=str(report),
+                max_concurrency=4,
+            )
+
+        first = task()
+        kill_at = int(count * kill_share)
+
+        def watch() -> None:
+            while sum(e.method == "PATCH" for e in sim.request_log) < kill_at:
+                time.sleep(0.005)
+            first.on_kill()
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        started = time.monotonic()
+        try:
+            first.execute({**context, "task_state_store": store})
+        except Exception as exc:  # the kill fails the try, as in Airflow
+            killed = type(exc).__name__
+        else:
+            killed = "not killed"
+        first_seconds = time.monotonic() - started
+        watcher.join()
+        first_requests = len(sim.request_log)
+        started = time.monotonic()
+        summary = task().execute({**context, "task_state_store": store} if resume else context)
+        retry_seconds = time.monotonic() - started
+        time.sleep(SETTLE)
+        retry = sim.request_log[first_requests:]
+        failed = failed_count(sim, records)
+        rows = report.read_text().splitlines()
+    return {
+        "count": count,
+        "first_try": {"requests": first_requests, "seconds": round(first_seconds, 2), "ended": killed},
+        "retry": {
+            "requests": len(retry),
+            "gets": sum(e.method == "GET" for e in retry),
+            "patches": sum(e.method == "PATCH" for e in retry),
+            "seconds": round(retry_seconds, 2),
+        },
+        "resumed_rows": summary.get("resumed_rows", 0),
+        "summary_total": summary["total"],
+        "report_rows": len(rows),
+        "report_indices_once": sorted(json.loads(r)["index"] for r in rows) == list(range(count)),
+        "failed_in_hubspot": failed,
+    }
+
+
+def scenario_9(results: Results, tmp: Path, count: int) -> None:
+    """Resume after a retry: a verified reconciliation killed at 60%, retried with and without saved progress."""
+    from airflow_provider_hubspot_channels.runner.progress import SAVE_EVERY_ROWS
+
+    limit = 1000
+    runs = {}
+    for resume in (False, True):
+        print(f"scenario 9: {count} stale messages killed at 60%, retried {'with' if resume else 'without'} resume")
+        runs[resume] = _kill_then_retry(count, 0.6, resume=resume, limit=limit, tmp=tmp)
+    results.raw["9_resume"] = {"with_resume": runs[True], "without_resume": runs[False], "limit": limit}
+    for resume, run in runs.items():
+        retry = run["retry"]
+        complete = run["report_indices_once"] and run["summary_total"] == count and run["failed_in_hubspot"] == count
+        # At HubSpot's limit (110 per 10 s) the requests alone take this long.
+        at_hubspot = retry["requests"] * WINDOW / HUBSPOT_LIMIT / 60
+        target = "<= 40% of the batch + in flight" if resume else "(reference: starts over)"
+        # GET + PATCH of the 40% left, the 4 in flight, and a GET for each row done after the last save.
+        budget = 2 * (count - int(count * 0.6)) + 2 * 4 + SAVE_EVERY_ROWS
+        results.add(
+            Figure(
+                f"9 resume={resume}",
+                "requests of the retry after a kill at 60%",
+                retry["requests"],
+                "requests",
+                target,
+                (retry["requests"] <= budget and complete) if resume else None,
+                f"{retry['gets']} GET + {retry['patches']} PATCH in {retry['seconds']:.1f} s at {limit} per 10 s "
+                f"(~{at_hubspot:.1f} min at HubSpot's 110 per 10 s); rows resumed {run['resumed_rows']}; report "
+                f"{run['report_rows']} rows, every message once: {run['report_indices_once']}; FAILED in HubSpot "
+                f"{run['failed_in_hubspot']}/{count}; first try {run['first_try']['requests']} requests in "
+                f"{run['first_try']['seconds']:.1f} s",
+            )
+        )
+        results.add(
+            Figure(
+                f"9 resume={resume}",
+                "wall time of the retry after a kill at 60%",
+                retry["seconds"],
+                "s",
+                "less than without resume" if resume else "(reference: starts over)",
+                retry["seconds"] < runs[False]["retry"]["seconds"] if resume else None,
+                f"at {limit} per 10 s, 20 ms per answer, max_concurrency=4",
+            )
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", default="0,1,2,3,4,5,7,8", help="comma separated scenarios (6 follows from 1)")
+    parser.add_argument("--only", default="0,1,2,3,4,5,7,8,9", help="comma separated scenarios (6 follows from 1)")
     parser.add_argument("--s1-count", type=int, default=2000)
     parser.add_argument("--s2-count", type=int, default=500, help="stale messages per process")
     parser.add_argument("--s3-count", type=int, default=300)
@@ -1086,6 +1207,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--s7-seconds", type=float, default=40.0, help="length of each run at 110 per 10 s")
     parser.add_argument("--s8-count", type=int, default=240, help="stale messages in the verify-by-thread backlog")
     parser.add_argument("--s8-mixed-count", type=int, default=600, help="records in the mixed batch")
+    parser.add_argument("--s9-count", type=int, default=2000, help="stale messages in the batch killed at 60%%")
     parser.add_argument("--out", default=str(HERE), help="where to write RESULTS.md, results.json, efficiency.png")
     parser.add_argument(
         "--render-only", action="store_true", help="rewrite RESULTS.md from results.json without running anything"
@@ -1122,6 +1244,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             scenario_7(results, workers, tmp, args.s7_seconds)
         if "8" in only:
             scenario_8(results, workers, tmp, args.s8_count, args.s8_mixed_count)
+        if "9" in only:
+            scenario_9(results, tmp, args.s9_count)
         sizing = projection(results)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

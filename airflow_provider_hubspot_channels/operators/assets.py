@@ -12,8 +12,10 @@ message id, recipient or text (those are in the report file).
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from airflow.sdk import Asset
@@ -48,7 +50,24 @@ class ChannelIds:
 
         :param outcome: one row's outcome.
         """
-        channel = outcome.channel_id
+        self.add_id(outcome.channel_id)
+
+    def noting(self, report_lines: Iterable[str]) -> Iterator[str]:
+        """Pass an earlier try's report rows through, noting their channels (a resumed batch's event names them too).
+
+        :param report_lines: JSON Lines rows, each with its newline.
+        """
+        for line in report_lines:
+            with contextlib.suppress(ValueError, TypeError, AttributeError):
+                channel = json.loads(line).get("channel_id")
+                self.add_id(channel if isinstance(channel, str) else None)
+            yield line
+
+    def add_id(self, channel: str | None) -> None:
+        """Note one channel id; anything that does not look like an id is ignored.
+
+        :param channel: the channel id as text, or None.
+        """
         # An invalid record's channel field may hold anything (even personal data): only ids that look like ids.
         if channel is None or not (channel.isascii() and channel.isdigit() and len(channel) <= 10):
             return

@@ -20,9 +20,9 @@ from airflow_provider_hubspot_channels.reconciliation import (
     Decision,
     MessageOutcome,
     Outcome,
-    RunReport,
     format_table,
 )
+from airflow_provider_hubspot_channels.runner import progress as resume_progress
 from airflow_provider_hubspot_channels.runner.lookup import StatusLookup
 from airflow_provider_hubspot_channels.runner.reconcile import MessageStatusClient, OfflineClient, RunResult, run_plan
 
@@ -57,26 +57,48 @@ def parse_concurrency(value: Any) -> int:
     return value
 
 
+def _report_target(path: str) -> Any:
+    """A local path, or an ObjectStoragePath for a URL such as ``s3://...``."""
+    if "://" in path:
+        from airflow.sdk import ObjectStoragePath
+
+        return ObjectStoragePath(path)
+    from pathlib import Path
+
+    return Path(path)
+
+
 @contextlib.contextmanager
-def open_report(path: str | None) -> Iterator[IO[str] | None]:
+def open_report(path: str | None, keep: Iterable[str] = ()) -> Iterator[IO[str] | None]:
     """Open the JSON Lines report for writing: a local path, or an ObjectStoragePath URL such as ``s3://...``.
 
     :param path: where to write, or None for no report file.
+    :param keep: rows of an earlier try to write first (lines with their newline), when resuming.
     """
     if not path:
         yield None
         return
-    if "://" in path:
-        from airflow.sdk import ObjectStoragePath
-
-        target: Any = ObjectStoragePath(path)
-    else:
-        from pathlib import Path
-
-        target = Path(path)
+    target = _report_target(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     with target.open("w", encoding="utf-8") as handle:
+        handle.writelines(keep)
         yield handle
+
+
+def read_report(path: str) -> Iterator[str] | None:
+    """The rows of an earlier try's report, or None if there is none.
+
+    :param path: the report's path or URL.
+    """
+    target = _report_target(path)
+    if not target.exists():
+        return None
+
+    def lines() -> Iterator[str]:
+        with target.open("r", encoding="utf-8", errors="replace") as handle:
+            yield from handle
+
+    return lines()
 
 
 def retry_note(verify_status: bool) -> str:
@@ -135,6 +157,7 @@ def run_batch(
     report_path: str | None,
     reference_time: datetime | None = None,
     stale_after: timedelta | None = None,
+    resume: resume_progress.ResumeSpec | None = None,
 ) -> dict[str, Any]:
     """Act on the decisions through the task's hook, write the report, log the table, fail the task as documented.
 
@@ -147,16 +170,21 @@ def run_batch(
     :param report_path: the JSON Lines report, if any.
     :param reference_time: the reconciliation's check time (None for explicit updates).
     :param stale_after: the reconciliation's SLA (None for explicit updates).
+    :param resume: where progress is kept between tries (Airflow 3.3+); None never resumes.
     """
-    report = RunReport()
     channels = ChannelIds()
+    reader_of_report = (lambda: read_report(report_path)) if report_path else None
+    log = task.log  # type: ignore[attr-defined]
+    progress = resume_progress.start(resume, log=log, dry_run=dry_run, report_lines=reader_of_report)
+    report = progress.report
     stop = threading.Event()
-    with task.hubspot_hook(pool_size=max_concurrency, stop=stop) as hook:
+    # The progress is saved (or cleared) last, after the report was closed: an object store has the file only then.
+    with progress, task.hubspot_hook(pool_size=max_concurrency, stop=stop) as hook:
         # A dry run without verification sends nothing: it needs no connection (a preview before one exists).
         offline = dry_run and not verify_status
         client: MessageStatusClient = OfflineClient() if offline else hook.get_conn()  # built before threads share it
         reader = None if offline else StatusLookup(hook.get_conn(), by_thread=verify_by_thread)
-        with open_report(report_path) as handle:
+        with open_report(report_path, channels.noting(progress.kept_lines())) as handle:
 
             def sink(outcome: MessageOutcome) -> None:
                 channels.add(outcome)
@@ -166,10 +194,10 @@ def run_batch(
                     handle.flush()
 
             result = run_plan(
-                decisions,
+                progress.remaining(decisions),
                 client,
                 report=report,
-                sink=sink,
+                sink=progress.sink(sink),
                 verify_status=verify_status,
                 dry_run=dry_run,
                 max_concurrency=max_concurrency,
@@ -186,6 +214,8 @@ def run_batch(
     )
     if report_path:
         summary["report_path"] = report_path
+    if progress.resumed:
+        summary["resumed_rows"] = progress.resumed
     task.log.info("Reconciliation summary\n%s", format_table(summary))  # type: ignore[attr-defined]
     # Airflow drops outlet events of a failed task: the extra only reaches consumers when the task succeeds.
     attach_to_outlet_events(task, asset_extra(summary, channels))

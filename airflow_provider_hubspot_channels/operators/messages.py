@@ -17,6 +17,7 @@ from airflow_provider_hubspot_channels.operators.errors import (
 )
 from airflow_provider_hubspot_channels.operators.lifecycle import HubSpotTaskMixin
 from airflow_provider_hubspot_channels.reconciliation import iter_updates
+from airflow_provider_hubspot_channels.runner.progress import ResumeSpec
 from airflow_provider_hubspot_channels.validation import (
     build_status_update,
     validate_channel_id,
@@ -134,7 +135,7 @@ class UpdateMessageStatusOperator(HubSpotTaskMixin, BaseOperator):
         :param context: the task's Airflow context.
         """
         if self.updates is not None:
-            return self._execute_batch()
+            return self._execute_batch(context)
         with self.hubspot_hook() as hook:
             update = build_status_update(self.channel_id, self.message_id, self.status_type, self.error_message or None)
             message = hook.update_message_status(
@@ -153,7 +154,7 @@ class UpdateMessageStatusOperator(HubSpotTaskMixin, BaseOperator):
             "updatedAt": message.get("updatedAt"),
         }
 
-    def _execute_batch(self) -> dict[str, Any]:
+    def _execute_batch(self, context: Context) -> dict[str, Any]:
         try:
             verify = parse_flag(self.verify_status, field="verify_status")
             overwrite = parse_flag(self.overwrite_read, field="overwrite_read")
@@ -170,4 +171,5 @@ class UpdateMessageStatusOperator(HubSpotTaskMixin, BaseOperator):
             dry_run=dry_run,
             max_concurrency=self.max_concurrency,
             report_path=self.report_path,
+            resume=ResumeSpec.from_context(context, self.updates, kind="updates", overwrite=overwrite, verify=verify),
         )

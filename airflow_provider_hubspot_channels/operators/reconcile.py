@@ -35,6 +35,7 @@ from airflow_provider_hubspot_channels.reconciliation import (
     parse_duration,
     validate_template,
 )
+from airflow_provider_hubspot_channels.runner.progress import ResumeSpec
 
 __all__ = [
     "MAX_CONCURRENCY",
@@ -200,6 +201,15 @@ class ReconcileMessagesOperator(HubSpotTaskMixin, BaseOperator):
             report_path=self.report_path,
             reference_time=policy.reference_time,
             stale_after=policy.stale_after,
+            resume=ResumeSpec.from_context(
+                context,
+                self.messages,
+                mode=self.reconcile_mode.value,
+                stale_after=policy.stale_after.total_seconds(),
+                reference_time=policy.reference_time.isoformat(),
+                templates=[self.error_message_template, self.carrier_error_message_template],
+                verify_status=verify,
+            ),
         )
 
 

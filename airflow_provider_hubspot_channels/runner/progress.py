@@ -1,0 +1,449 @@
+"""Durable progress of a batch, so a retry of the task skips what an earlier try already settled.
+
+A saved progress is compact whatever the batch: a fingerprint of the batch and of the settings that change what
+is done, a *watermark* (every input row below it was handled), the few handled rows above it (the plan is taken in
+input order and at most ``max_concurrency`` rows are in flight, so this set stays that small), the rows a retry must
+do again (``error``, ``refused``), and the counts of the rows it covers.
+
+Decisions:
+
+* A row counts as handled only once its report row was written (the sink first, then the progress), so the
+  report of the earlier try holds every row a saved progress covers. Rows written after the last save, rows in
+  flight at a kill and ``not_attempted`` rows are simply done again (with ``verify_status`` they come out
+  ``already_correct``).
+* ``error`` and ``refused`` rows are redone by a retry: that is what a retry is for, and a refused row may have
+  been fixed in HubSpot. While more than :data:`MAX_TRACKED` rows would be tracked (many such rows, or one request
+  retrying for long while others complete past it) the progress is not saved, and a retry resumes from the last
+  save: a saved value stays a few kilobytes.
+* Saved every :data:`SAVE_EVERY_ROWS` handled rows or :data:`SAVE_EVERY_SECONDS`, whichever comes first, and at the
+  end; never once per row. A save that fails is logged and never stops the batch.
+* A progress whose fingerprint differs (the batch was rendered differently, a setting changed) is ignored with one
+  log line, and the batch starts over. So is one whose report rows are missing (a report on another worker's disk).
+* The store is anything with ``get``/``set``/``delete`` (Airflow's ``task_state_store``, or :class:`DictStore`):
+  no Airflow import here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import IO, Any, Protocol
+
+from airflow_provider_hubspot_channels.reconciliation import Decision, MessageOutcome, Outcome, RunReport
+
+#: The key in the task instance's ``task_state_store``. Renaming it breaks resuming tries already saved.
+PROGRESS_KEY = "hubspot_channels_progress"
+#: The layout of the saved value; a value of another layout is ignored.
+PROGRESS_FORMAT = 1
+SAVE_EVERY_ROWS = 200
+SAVE_EVERY_SECONDS = 5.0
+#: At most this many row indices (above the watermark, and to redo) in a saved value: a few kilobytes of JSON.
+MAX_TRACKED = 1000
+#: Outcomes a retry does again: transient errors, and refusals that may be cured in HubSpot meanwhile.
+REDO_OUTCOMES = frozenset({Outcome.ERROR, Outcome.REFUSED})
+#: Spool the kept rows of the earlier report in memory up to this size, then on disk.
+_SPOOL_BYTES = 1 << 20
+
+
+class ProgressStore(Protocol):
+    """Where the progress lives between tries (Airflow 3.3's ``context["task_state_store"]`` has these)."""
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The stored JSON value, or ``default``."""
+
+    def set(self, key: str, value: Any) -> None:
+        """Store a JSON value."""
+
+    def delete(self, key: str) -> None:
+        """Remove the key (no error if absent)."""
+
+
+class Log(Protocol):
+    """The task's logger (only these two calls are used)."""
+
+    def info(self, msg: str, *args: Any) -> None:
+        """Log at info."""
+
+    def warning(self, msg: str, *args: Any) -> None:
+        """Log at warning."""
+
+
+class DictStore:
+    """A :class:`ProgressStore` in a dict: for tests, benchmarks and runs outside Airflow.
+
+    :param data: the backing dict (shared with the caller, who can inspect or reuse it for the next try).
+    """
+
+    def __init__(self, data: dict[str, Any] | None = None) -> None:
+        self.data: dict[str, Any] = {} if data is None else data
+        self.sets = 0
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """:param key: the key. :param default: returned when the key is absent."""
+        value = self.data.get(key, default)
+        return json.loads(json.dumps(value))  # a copy, as a real store hands out
+
+    def set(self, key: str, value: Any) -> None:
+        """:param key: the key. :param value: a JSON value."""
+        self.sets += 1
+        self.data[key] = json.loads(json.dumps(value))
+
+    def delete(self, key: str) -> None:
+        """:param key: the key."""
+        self.data.pop(key, None)
+
+
+def fingerprint(batch: Any, settings: Mapping[str, Any]) -> str:
+    """A short hash of the batch and the settings that change what is done; equal for an identical re-render.
+
+    :param batch: the batch as given to the operator (a list of records, or a JSON string of one).
+    :param settings: the arguments that change decisions or outcomes (SLA, reference time, templates, ...).
+    """
+    digest = hashlib.sha256()
+    digest.update(json.dumps(dict(settings), sort_keys=True, default=str).encode("utf-8", "surrogatepass"))
+    if isinstance(batch, str | bytes) or not isinstance(batch, Iterable) or isinstance(batch, Mapping):
+        # One dump, C-accelerated; a list is hashed record by record so a large batch never becomes one string.
+        digest.update(json.dumps(batch, sort_keys=True, default=str).encode("utf-8", "surrogatepass"))
+    else:
+        for record in batch:
+            digest.update(b"\x1e" + json.dumps(record, sort_keys=True, default=str).encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()[:32]
+
+
+@dataclass
+class Progress:
+    """Which rows of a batch are handled for good, compactly.
+
+    A row is *covered* (a retry skips it, and its report row is kept) when it is below the watermark or in
+    ``above``, and not in ``redo``.
+
+    :param fingerprint: of the batch and settings, see :func:`fingerprint`.
+    :param watermark: every row below it was handled.
+    :param above: handled rows at or above the watermark.
+    :param redo: handled rows a retry does again (their outcome was in :data:`REDO_OUTCOMES`).
+    :param counts: outcome value -> covered rows.
+    """
+
+    fingerprint: str
+    watermark: int = 0
+    above: set[int] = field(default_factory=set)
+    redo: set[int] = field(default_factory=set)
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def covers(self, index: int) -> bool:
+        """Whether a retry skips this row.
+
+        :param index: the row's position in the batch.
+        """
+        return (index < self.watermark or index in self.above) and index not in self.redo
+
+    @property
+    def covered(self) -> int:
+        """Number of covered rows."""
+        return sum(self.counts.values())
+
+    @property
+    def tracked(self) -> int:
+        """Row indices the saved value holds (its size)."""
+        return len(self.above) + len(self.redo)
+
+    def handled(self, outcome: MessageOutcome) -> None:
+        """Take in a row whose report row was written.
+
+        :param outcome: how the row ended; ``not_attempted`` changes nothing (the row is done again).
+        """
+        if outcome.outcome is Outcome.NOT_ATTEMPTED:
+            return
+        index = outcome.index
+        if outcome.outcome in REDO_OUTCOMES:
+            self.redo.add(index)
+        else:
+            self.redo.discard(index)
+            self.counts[outcome.outcome.value] = self.counts.get(outcome.outcome.value, 0) + 1
+        if index >= self.watermark:
+            self.above.add(index)
+            while self.watermark in self.above:
+                self.above.discard(self.watermark)
+                self.watermark += 1
+
+    def to_json(self) -> dict[str, Any]:
+        """The value to store: small JSON."""
+        return {
+            "format": PROGRESS_FORMAT,
+            "fingerprint": self.fingerprint,
+            "watermark": self.watermark,
+            "above": sorted(self.above),
+            "redo": sorted(self.redo),
+            "counts": {name: count for name, count in self.counts.items() if count},
+        }
+
+    @classmethod
+    def from_json(cls, value: Any) -> Progress | None:
+        """A stored value read back, or None if it is not one of ours in this layout.
+
+        :param value: what the store returned.
+        """
+        try:
+            if value["format"] != PROGRESS_FORMAT:
+                return None
+            counts = {Outcome(name).value: int(count) for name, count in value["counts"].items()}
+            return cls(
+                fingerprint=str(value["fingerprint"]),
+                watermark=int(value["watermark"]),
+                above={int(index) for index in value["above"]},
+                redo={int(index) for index in value["redo"]},
+                counts=counts,
+            )
+        except (KeyError, TypeError, ValueError, AttributeError):
+            return None
+
+
+@dataclass(frozen=True)
+class ResumeSpec:
+    """What a batch needs to resume: the store (None before Airflow 3.3), the batch and the deciding settings.
+
+    :param store: the task instance's store, or None.
+    :param batch: the batch as rendered.
+    :param settings: arguments that change what is done, see :func:`fingerprint`.
+    """
+
+    store: ProgressStore | None
+    batch: Any
+    settings: Mapping[str, Any]
+
+    @classmethod
+    def from_context(cls, context: Mapping[str, Any], batch: Any, **settings: Any) -> ResumeSpec:
+        """From the task's Airflow context (``task_state_store`` exists from Airflow 3.3 on).
+
+        :param context: the task's context.
+        :param batch: the batch as rendered.
+        :param settings: arguments that change what is done.
+        """
+        return cls(context.get("task_state_store"), batch, settings)
+
+
+def outcome_from_json(line: str) -> MessageOutcome | None:
+    """A report row read back, or None for a line that is not one (e.g. torn by a kill mid-write).
+
+    :param line: one JSON Lines row.
+    """
+    try:
+        row = json.loads(line)
+        return MessageOutcome(**{**row, "outcome": Outcome(row["outcome"])})
+    except (ValueError, TypeError, KeyError):
+        return None
+
+
+class BatchProgress:
+    """One try's progress: what to skip, the report so far, and when to save.
+
+    Build it with :func:`start`; the runner's sink calls :meth:`handled` (under the runner's lock) after each row
+    is written.
+    """
+
+    def __init__(
+        self, store: ProgressStore | None, progress: Progress, *, log: Log, report: RunReport, resumed: int = 0
+    ) -> None:
+        self.store = store
+        self.progress = progress
+        self.log = log
+        self.report = report
+        #: Rows covered by earlier tries (skipped in this one).
+        self.resumed = resumed
+        self.kept: IO[str] | None = None
+        self.rows_seen = 0
+        self.exhausted = False  # the whole plan was taken (a plan that raised leaves it False)
+        #: Save after this many handled rows, or this many seconds, whichever comes first.
+        self.save_every_rows, self.save_every_seconds = SAVE_EVERY_ROWS, SAVE_EVERY_SECONDS
+        self._unsaved = 0
+        self._saved_at = time.monotonic()
+        self._save_failed = False
+        self._too_large = False
+
+    def remaining(self, decisions: Iterable[Decision]) -> Iterator[Decision]:
+        """The decisions this try acts on: those no earlier try covered.
+
+        :param decisions: the whole plan, in input order.
+        """
+        for decision in decisions:
+            self.rows_seen += 1
+            if not self.progress.covers(decision.index):
+                yield decision
+        self.exhausted = True
+
+    def kept_lines(self) -> Iterator[str]:
+        """The earlier report's rows this try keeps (each a JSON line with its newline), once."""
+        if self.kept is None:
+            return
+        kept, self.kept = self.kept, None
+        with kept:
+            kept.seek(0)
+            yield from kept
+
+    def sink(self, inner: Callable[[MessageOutcome], None]) -> Callable[[MessageOutcome], None]:
+        """Wrap the report sink: a row counts as handled only once ``inner`` wrote it.
+
+        :param inner: the report writer.
+        """
+
+        def write(outcome: MessageOutcome) -> None:
+            inner(outcome)
+            self.handled(outcome)
+
+        return write
+
+    def handled(self, outcome: MessageOutcome) -> None:
+        """Take in a written row; save when enough rows or time went by.
+
+        :param outcome: the row.
+        """
+        if self.store is None:
+            return
+        self.progress.handled(outcome)
+        self._unsaved += 1
+        if self._unsaved >= self.save_every_rows or time.monotonic() - self._saved_at >= self.save_every_seconds:
+            self.save()
+
+    @property
+    def complete(self) -> bool:
+        """Every row of the batch is covered: nothing is left for a retry."""
+        return self.exhausted and self.progress.covered == self.rows_seen
+
+    def save(self) -> None:
+        """Store the progress now (never raises: the batch matters more than its resumability)."""
+        self._unsaved, self._saved_at = 0, time.monotonic()
+        if self.store is None or self._save_failed:
+            return
+        if self.progress.tracked > MAX_TRACKED:
+            if not self._too_large:
+                self._too_large = True
+                self.log.warning(
+                    "Progress is not saved while it would track more than %d rows (rows in error or refused, or rows "
+                    "done past one still in flight); a retry resumes from the last save.",
+                    MAX_TRACKED,
+                )
+            return
+        try:
+            self.store.set(PROGRESS_KEY, self.progress.to_json())
+        except Exception as exc:
+            self._save_failed = True
+            self.log.warning("Progress could not be saved (%s); a retry starts over.", type(exc).__name__)
+
+    def __enter__(self) -> BatchProgress:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.finish()
+
+    def finish(self) -> None:
+        """At the end of the try: clear the progress if the batch is complete, else save it for the retry."""
+        if self.store is None:
+            return
+        if not self.complete:
+            self.save()
+            return
+        try:
+            self.store.delete(PROGRESS_KEY)
+        except Exception as exc:
+            self.log.warning("Saved progress could not be cleared (%s).", type(exc).__name__)
+
+
+def start(
+    spec: ResumeSpec | None,
+    *,
+    log: Log,
+    dry_run: bool,
+    report_lines: Callable[[], Iterable[str] | None] | None = None,
+) -> BatchProgress:
+    """Load the saved progress of an earlier try (if it fits this batch) and prepare this try's.
+
+    :param spec: the store, batch and settings; None for a batch that is never resumed.
+    :param log: the task's logger.
+    :param dry_run: a dry run neither saves nor resumes: it changes nothing, so a retry costs only reads, and a
+        preview read as one snapshot should not mix two tries' views of HubSpot.
+    :param report_lines: reads the earlier try's report (None if there is no report file, or it does not exist).
+    """
+    if spec is None or dry_run:
+        return BatchProgress(None, Progress(""), log=log, report=RunReport())
+    if spec.store is None:
+        log.info("Resume after a retry is unavailable on this Airflow version (it needs Airflow 3.3+).")
+        return BatchProgress(None, Progress(""), log=log, report=RunReport())
+    current = fingerprint(spec.batch, spec.settings)
+    fresh = BatchProgress(spec.store, Progress(current), log=log, report=RunReport())
+    try:
+        saved_value = spec.store.get(PROGRESS_KEY)
+    except Exception as exc:
+        log.warning("Saved progress could not be read (%s); starting over.", type(exc).__name__)
+        return fresh
+    if saved_value is None:
+        return fresh
+    saved = Progress.from_json(saved_value)
+    if saved is None:
+        log.warning("Saved progress ignored: it is not in this provider version's format; starting over.")
+        return fresh
+    if saved.fingerprint != current:
+        log.warning(
+            "Saved progress ignored: the batch or its settings changed since an earlier try saved it; starting over."
+        )
+        return fresh
+    report = RunReport()
+    kept: IO[str] | None = None
+    lines = report_lines() if report_lines is not None else None
+    if report_lines is None:
+        # No report file: the counts come from the saved progress (the summary's examples cover this try only).
+        for name, count in saved.counts.items():
+            report.counts[name] += count
+    else:
+        kept = tempfile.SpooledTemporaryFile(_SPOOL_BYTES, mode="w+", encoding="utf-8")  # noqa: SIM115
+        try:
+            found = _keep_covered(lines or (), saved, report, kept)
+        except Exception as exc:  # an unreadable report is no reason to fail the task: start over instead
+            log.warning("The earlier report could not be read (%s).", type(exc).__name__)
+            found = -1  # matches no count: start over
+        if found != saved.covered or report.counts != _with_zeros(saved.counts):
+            kept.close()
+            log.warning(
+                "Saved progress ignored: the earlier report holds %d of the %d rows it covers (a report on another "
+                "worker's disk, or not uploaded before a kill); starting over so the report lists every message.",
+                found,
+                saved.covered,
+            )
+            return fresh
+    log.info(
+        "Resuming after an earlier try: %d rows are settled already and skipped; the rest is done now (%d of them "
+        "ended in error or were refused before).",
+        saved.covered,
+        len(saved.redo),
+    )
+    resumed = BatchProgress(spec.store, saved, log=log, report=report, resumed=saved.covered)
+    resumed.kept = kept
+    return resumed
+
+
+def _with_zeros(counts: Mapping[str, int]) -> dict[str, int]:
+    full = {outcome.value: 0 for outcome in Outcome}
+    full.update(counts)
+    return full
+
+
+def _keep_covered(lines: Iterable[str], saved: Progress, report: RunReport, kept: IO[str]) -> int:
+    """Copy the covered rows of the earlier report to ``kept`` and count them in ``report``; returns how many."""
+    seen = bytearray()  # one byte per row: a report of 100,000 rows costs 100 KB here, not a set of ints
+    found = 0
+    for line in lines:
+        outcome = outcome_from_json(line)
+        if outcome is None or not saved.covers(outcome.index) or outcome.outcome is Outcome.NOT_ATTEMPTED:
+            continue
+        if outcome.index >= len(seen):
+            seen.extend(bytes(outcome.index + 1 - len(seen)))
+        elif seen[outcome.index]:
+            continue
+        seen[outcome.index] = 1
+        report.add(outcome)
+        kept.write(outcome.to_json() + "\n")
+        found += 1
+    return found
