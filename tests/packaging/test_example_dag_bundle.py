@@ -20,6 +20,8 @@ import pytest
 
 from tests.packaging.conftest import Distributions
 
+bundles_manager = pytest.importorskip("airflow.dag_processing.bundles.manager")
+
 BUNDLE = "airflow-provider-hubspot-channels-example-dags"
 EXAMPLES = {
     "example_hubspot_update_message_status",
@@ -83,10 +85,11 @@ def installed(distributions: Distributions, tmp_path_factory: pytest.TempPathFac
     return site
 
 
+@pytest.mark.skipif(
+    not hasattr(bundles_manager, "_add_provider_example_dags_to_bundle"),
+    reason="Airflow < 3.3 loads no provider example DAGs as bundles",
+)
 def test_airflow_3_3_loads_the_installed_example_dags_as_a_bundle(installed: Path, tmp_path: Path) -> None:
-    manager = pytest.importorskip("airflow.dag_processing.bundles.manager")
-    if not hasattr(manager, "_add_provider_example_dags_to_bundle"):
-        pytest.skip("Airflow < 3.3 loads no provider example DAGs (no _add_provider_example_dags_to_bundle)")
     home = tmp_path / "airflow-home"
     home.mkdir()
     env = {
