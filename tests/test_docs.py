@@ -38,3 +38,13 @@ def test_relative_links_of_the_docs_resolve(page: Path) -> None:
 def test_the_readme_stays_a_front_page() -> None:
     # The reference lives in docs/, once: a README that grows argument tables again repeats it.
     assert len((ROOT / "README.md").read_text(encoding="utf-8").splitlines()) <= 120
+
+
+def test_the_package_metadata_names_the_repository_the_readme_links_to() -> None:
+    # PyPI shows the project URLs beside the README: both must lead to the same repository.
+    import tomllib
+
+    urls = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["urls"]
+    assert urls, "pyproject.toml has no project URLs"
+    for name, url in urls.items():
+        assert (url + "/").startswith(REPOSITORY), f"project URL {name} = {url} is not under {REPOSITORY}"

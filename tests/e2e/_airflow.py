@@ -25,6 +25,8 @@ from typing import Any, TypeVar
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE_DAGS = ROOT / "example_dags"
 T = TypeVar("T")
+# Errors of a re-run (after "database is locked") that say the first run's write landed, by CLI command group.
+ALREADY_DONE: dict[str, tuple[str, ...]] = {"backfill": ("AlreadyRunningBackfill",)}
 
 
 def free_port() -> int:
@@ -139,8 +141,9 @@ class AirflowServices:
         """Run one Airflow CLI command with this installation's settings.
 
         SQLite refuses a write at once ("database is locked", no busy wait) when a transaction that already read must
-        upgrade its lock while the scheduler writes; the CLI's transaction is then rolled back whole, so the command
-        is run again, up to three more times.
+        upgrade its lock while the scheduler writes, so the command is run again, up to three more times. The refusal
+        may come after the command's own write committed (seen on Airflow 3.2: `backfill create` then answered the
+        re-run with AlreadyRunningBackfill): a re-run whose error names what the first run already did is a success.
         """
         for attempt in range(4):
             result = subprocess.run(
@@ -151,6 +154,8 @@ class AirflowServices:
                 timeout=timeout,
                 stdin=subprocess.DEVNULL,
             )
+            if attempt and result.returncode and any(done in result.stderr for done in ALREADY_DONE.get(args[0], ())):
+                return subprocess.CompletedProcess(result.args, 0, result.stdout, result.stderr)
             if result.returncode == 0 or "database is locked" not in result.stderr or attempt == 3:
                 break
             time.sleep(2)

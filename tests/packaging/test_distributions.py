@@ -91,6 +91,9 @@ def test_the_wheel_declares_the_provider_entry_point_and_its_license(distributio
         entry_points = next(archive.read(n).decode() for n in archive.namelist() if n.endswith("entry_points.txt"))
     assert "[apache_airflow_provider]" in entry_points
     assert f"provider_info = {PACKAGE}.get_provider_info:get_provider_info" in entry_points
+    assert "[console_scripts]" in entry_points
+    assert f"hubspot-channels-store = {PACKAGE}.store_cli:main" in entry_points
+    assert f"hubspot-channels-simulator = {PACKAGE}.simulator.__main__:main" in entry_points
     fields = metadata(distributions)
     assert fields["License-Expression"] == ["Apache-2.0"]
     assert fields["License-File"] == ["LICENSE"]
