@@ -109,8 +109,7 @@ def test_counters_are_exact_across_threads():
         sim.add_message(1001, "m-1")
         with make_client(sim) as client:
             threads = [
-                threading.Thread(target=lambda: [client.get_message(1001, "m-1") for _ in range(10)])
-                for _ in range(8)
+                threading.Thread(target=lambda: [client.get_message(1001, "m-1") for _ in range(10)]) for _ in range(8)
             ]
             for thread in threads:
                 thread.start()
