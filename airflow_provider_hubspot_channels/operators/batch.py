@@ -13,7 +13,12 @@ from datetime import datetime, timedelta
 from typing import IO, Any
 
 from airflow_provider_hubspot_channels.client import InvalidInputError
-from airflow_provider_hubspot_channels.operators.errors import AirflowException, AirflowFailException, airflow_error
+from airflow_provider_hubspot_channels.operators.errors import (
+    AirflowException,
+    AirflowFailException,
+    airflow_error,
+    has_retry_policy,
+)
 from airflow_provider_hubspot_channels.operators.lifecycle import HubSpotTaskMixin
 from airflow_provider_hubspot_channels.reconciliation import (
     Decision,
@@ -184,18 +189,19 @@ def run_batch(
     if report_path:
         summary["report_path"] = report_path
     task.log.info("Reconciliation summary\n%s", format_table(summary))  # type: ignore[attr-defined]
-    _raise_for(task.hubspot_conn_id, result, summary, verify_status=verify_status, report_path=report_path)
+    _raise_for(task, result, summary, verify_status=verify_status, report_path=report_path)
     return summary
 
 
 def _raise_for(
-    conn_id: str, result: RunResult, summary: dict[str, Any], *, verify_status: bool, report_path: str | None
+    task: HubSpotTaskMixin, result: RunResult, summary: dict[str, Any], *, verify_status: bool, report_path: str | None
 ) -> None:
     """Fail the task as documented once every row has its outcome (docs/operators.md, "How the task ends")."""
+    conn_id = task.hubspot_conn_id
     counts, examples = summary["counts"], summary["examples"]
     prefix = f"HubSpot connection '{conn_id}': "
     if result.stopping_error is not None:
-        raise airflow_error(result.stopping_error, conn_id=conn_id)
+        raise airflow_error(result.stopping_error, conn_id=conn_id, policy_decides=has_retry_policy(task))
     errors, not_attempted = counts[Outcome.ERROR.value], counts[Outcome.NOT_ATTEMPTED.value]
     if result.stopped_reason and (errors or not_attempted):
         # An unfinished batch (killed, or HubSpot stopped answering) must not end as a success.
