@@ -20,6 +20,7 @@ from airflow_provider_hubspot_channels.operators.errors import (
     has_retry_policy,
 )
 from airflow_provider_hubspot_channels.operators.lifecycle import HubSpotTaskMixin
+from airflow_provider_hubspot_channels.operators.metrics import emit_batch_metrics
 from airflow_provider_hubspot_channels.reconciliation import (
     Decision,
     MessageOutcome,
@@ -178,6 +179,7 @@ def run_batch(
                 stop=stop,
                 reader=reader,
             )
+        usage = None if offline else hook.get_conn().usage.snapshot()
     summary = report.summary(
         reference_time=reference_time,
         stale_after=stale_after,
@@ -189,6 +191,7 @@ def run_batch(
     if report_path:
         summary["report_path"] = report_path
     task.log.info("Reconciliation summary\n%s", format_table(summary))  # type: ignore[attr-defined]
+    emit_batch_metrics(task, summary, usage)
     _raise_for(task, result, summary, verify_status=verify_status, report_path=report_path)
     return summary
 
