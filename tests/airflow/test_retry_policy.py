@@ -254,3 +254,21 @@ def test_evaluate_never_raises_and_keeps_its_delays_bounded(errors, leaf, wrappe
     if decision.retry_delay is not None:
         assert timedelta(0) < decision.retry_delay <= timedelta(hours=25, minutes=5)
     assert (decision.action is RetryAction.FAIL) == (EXPECTED_KIND[leaf] is FailureKind.REFUSED)
+
+
+def test_without_retry_policies_in_airflow_the_module_imports_and_attaches_nothing():
+    # Airflow 3.1/3.2 have no retry_policy module: simulated in a fresh interpreter by making it unimportable.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['airflow.sdk.definitions.retry_policy'] = None\n"
+        "from airflow_provider_hubspot_channels.operators import retry_policy as r\n"
+        "from airflow_provider_hubspot_channels.operators.messages import UpdateMessageStatusOperator\n"
+        "assert r.RETRY_POLICIES_SUPPORTED is False and r.retry_policy_kwargs() == {}\n"
+        "UpdateMessageStatusOperator(task_id='t', channel_id=1, message_id='m', status_type='SENT',"
+        " **r.retry_policy_kwargs())\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
