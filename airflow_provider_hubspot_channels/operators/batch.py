@@ -16,6 +16,7 @@ from airflow_provider_hubspot_channels.client import InvalidInputError
 from airflow_provider_hubspot_channels.operators.errors import (
     AirflowException,
     AirflowFailException,
+    HubSpotUnavailableError,
     airflow_error,
     has_retry_policy,
 )
@@ -207,8 +208,11 @@ def _raise_for(
         raise airflow_error(result.stopping_error, conn_id=conn_id, policy_decides=has_retry_policy(task))
     errors, not_attempted = counts[Outcome.ERROR.value], counts[Outcome.NOT_ATTEMPTED.value]
     if result.stopped_reason and (errors or not_attempted):
-        # An unfinished batch (killed, or HubSpot stopped answering) must not end as a success.
-        raise AirflowException(
+        # An unfinished batch (killed, or HubSpot stopped answering) must not end as a success. The runner stops on
+        # its own only for a stopping error or for HubSpot not answering: without either and without a kill, it is
+        # the latter, which a retry policy retries later (operators/retry_policy.py).
+        unavailable = result.stopping_error is None and not task._killed
+        raise (HubSpotUnavailableError if unavailable else AirflowException)(
             f"{prefix}{result.stopped_reason}. {errors} messages ended in error and {not_attempted} were not "
             f"attempted. {retry_note(verify_status)}"
         )

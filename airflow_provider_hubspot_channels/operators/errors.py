@@ -26,6 +26,7 @@ from airflow_provider_hubspot_channels.client import (
 __all__ = [
     "AirflowException",
     "AirflowFailException",
+    "HubSpotUnavailableError",
     "airflow_error",
     "checked_at_parse_time",
     "has_retry_policy",
@@ -51,6 +52,13 @@ def is_templated(value: object) -> bool:
     :param value: an operator argument as given in the DAG file.
     """
     return isinstance(value, str) and ("{{" in value or "{%" in value)
+
+
+class HubSpotUnavailableError(AirflowException):  # type: ignore[misc]
+    """A batch stopped because HubSpot answered none of several messages in a row through every client retry.
+
+    Carries no client error (each message has its own in the report): a retry policy reads this class instead.
+    """
 
 
 def has_retry_policy(task: object) -> bool:

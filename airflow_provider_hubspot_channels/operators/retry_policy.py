@@ -10,7 +10,8 @@ refused, 403 scope missing, other
 final 4xx (400, 404, 409, ...),
 invalid input
 no answer / 5xx through every        ``unavailable``            RETRY after ``unavailable_delay``, doubled each try,
-client retry (HubSpot down)                                     at most ``max_unavailable_delay``
+client retry (HubSpot down; also a                              at most ``max_unavailable_delay``
+batch stopped for it)
 anything else (429 exhausted, a      none                       DEFAULT: the task's own ``retries``/``retry_delay``
 killed or timed-out batch, ...)
 ===================================  =========================  =====================================================
@@ -37,6 +38,7 @@ from airflow_provider_hubspot_channels.client import (
     HubSpotTokenRefreshError,
     InvalidInputError,
 )
+from airflow_provider_hubspot_channels.operators.errors import HubSpotUnavailableError
 
 if TYPE_CHECKING:
     from airflow.sdk.definitions.retry_policy import RetryAction, RetryDecision, RetryPolicy
@@ -105,6 +107,8 @@ def failure_kind(exception: BaseException) -> FailureKind | None:
         seen.add(id(current))
         if isinstance(current, HubSpotChannelsError):
             return _kind_of(current)
+        if isinstance(current, HubSpotUnavailableError):
+            return FailureKind.UNAVAILABLE
         current = current.__cause__ or current.__context__
     return None
 

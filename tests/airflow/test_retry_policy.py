@@ -19,7 +19,7 @@ from airflow_provider_hubspot_channels.client import (
     InvalidInputError,
 )
 from airflow_provider_hubspot_channels.client.retry import RetryPolicy as ClientRetries
-from airflow_provider_hubspot_channels.operators.errors import AirflowException, airflow_error
+from airflow_provider_hubspot_channels.operators.errors import AirflowException, HubSpotUnavailableError, airflow_error
 from airflow_provider_hubspot_channels.operators.retry_policy import (
     RETRY_POLICIES_SUPPORTED,
     FailureKind,
@@ -102,6 +102,7 @@ def test_each_client_error_has_its_kind_also_behind_the_operators_exception(erro
     for name, exc in errors.items():
         assert failure_kind(exc) is EXPECTED_KIND[name], name
         assert failure_kind(as_operator_raises(exc)) is EXPECTED_KIND[name], name
+    assert failure_kind(HubSpotUnavailableError("a batch stopped: HubSpot did not answer")) is FailureKind.UNAVAILABLE
     assert failure_kind(RuntimeError("anything else")) is None
     assert failure_kind(TimeoutError("execution_timeout")) is None
 

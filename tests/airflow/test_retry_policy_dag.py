@@ -36,8 +36,9 @@ RUN_CONF = {"channel_id": 1001, "message_id": "m-1", "status_type": "SENT"}
 class RetryWatcher(threading.Thread):
     """Waits for the task instance to be ``up_for_retry``, notes what Airflow stored, then marks it failed."""
 
-    def __init__(self) -> None:
+    def __init__(self, dag_id: str = DAG_ID, task_id: str = TASK_ID) -> None:
         super().__init__(daemon=True)
+        self.dag_id, self.task_id = dag_id, task_id
         self.seen: dict[str, Any] | None = None
         self.done = threading.Event()
 
@@ -49,7 +50,9 @@ class RetryWatcher(threading.Thread):
         deadline = time.monotonic() + 60
         while not self.done.is_set() and time.monotonic() < deadline:
             with create_session() as session:
-                query = select(TaskInstance).where(TaskInstance.dag_id == DAG_ID, TaskInstance.task_id == TASK_ID)
+                query = select(TaskInstance).where(
+                    TaskInstance.dag_id == self.dag_id, TaskInstance.task_id == self.task_id
+                )
                 for ti in session.scalars(query):
                     if ti.state == "up_for_retry":
                         self.seen = {
@@ -58,8 +61,9 @@ class RetryWatcher(threading.Thread):
                             "end_date": ti.end_date,
                             "retry_delay_override": ti.retry_delay_override,
                             "retry_reason": ti.retry_reason,
-                            "next_retry": ti.next_retry_datetime(),
                         }
+                        if ti.retry_delay_override is not None:  # else it needs the task's own retry_delay
+                            self.seen["next_retry"] = ti.next_retry_datetime()
                         ti.state = "failed"  # what "Mark failed" does: the run can end
                         return
             time.sleep(0.2)
@@ -139,3 +143,42 @@ def test_without_a_policy_the_daily_limit_still_fails_at_once(airflow_db, monkey
         spend_the_day(sim)
         dag_run, (state, try_number), retried = run_failing_task(monkeypatch, sim, None)
     assert dag_run.state == "failed" and state == "failed" and try_number == 1 and retried is None
+
+
+def test_a_batch_stopped_because_hubspot_does_not_answer_retries_with_the_longer_delay(
+    airflow_db, monkeypatch, fresh_store
+):
+    from tests.airflow.test_example_dags import seed
+
+    end = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
+    with HubSpotSimulator() as sim:
+        seed(sim, fresh_store, [(f"stale-{n}", 30, "pending", None) for n in range(5)], end=end)
+        sim.set_faults(FaultConfig(p_503=1.0))
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_HUBSPOT_CHANNELS_DEFAULT",
+            connection_json(sim.base_url, password=sim.access_token, max_retries=0),
+        )
+        dag = get_dag("example_hubspot_reconcile_messages")
+        task = dag.task_dict["reconcile"]
+        task.retries, task.retry_delay = 3, timedelta(seconds=300)
+        task.retry_policy = HubSpotRetryPolicy(unavailable_delay=timedelta(minutes=15))
+        watcher = RetryWatcher("example_hubspot_reconcile_messages", "reconcile")
+        watcher.start()
+        try:
+            dag.test(logical_date=end)
+        finally:
+            watcher.done.set()
+            watcher.join(5)
+    assert watcher.seen is not None, "the task never went up_for_retry"
+    assert watcher.seen["retry_delay_override"] == 900.0
+    assert "did not answer" in watcher.seen["retry_reason"]
+
+
+@pytest.fixture
+def fresh_store():
+    import os
+
+    path = os.environ["HUBSPOT_CHANNELS_STORE"]
+    if os.path.exists(path):
+        os.remove(path)
+    return path
