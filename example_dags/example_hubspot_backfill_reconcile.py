@@ -30,6 +30,7 @@ except ImportError:  # Airflow 3.1
 
 from airflow_provider_hubspot_channels.operators.errors import AirflowFailException
 from airflow_provider_hubspot_channels.operators.reconcile import ReconcileMessagesOperator
+from airflow_provider_hubspot_channels.operators.retry_policy import retry_policy_kwargs
 from airflow_provider_hubspot_channels.sqlite_store import load_unreconciled
 
 DEFAULT_STORE = os.environ.get("HUBSPOT_CHANNELS_STORE", "/tmp/hubspot_channels/integrator_store.sqlite")
@@ -102,6 +103,10 @@ def example_hubspot_backfill_reconcile() -> None:
         dry_run="{{ params.dry_run }}",
         reference_time="{{ ti.xcom_pull(task_ids='window')['end'] }}",
         report_path=REPORTS + "/{{ dag.dag_id }}/{{ run_id | replace(':', '_') }}.jsonl",
+        # HubSpot's failures decide the retry on Airflow 3.3 (docs/errors.md#retry-policy); nothing on 3.1/3.2.
+        retries=2,
+        retry_delay=timedelta(minutes=5),
+        **retry_policy_kwargs(),
     )
 
 

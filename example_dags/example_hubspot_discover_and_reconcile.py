@@ -14,6 +14,8 @@ window (a quarter of them with a 15-minute SLA and hourly runs).
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pendulum
 from airflow.sdk import Param, dag
 
@@ -24,6 +26,7 @@ except ImportError:  # Airflow 3.1
 
 from airflow_provider_hubspot_channels.operators.discovery import DiscoverChannelMessagesOperator
 from airflow_provider_hubspot_channels.operators.reconcile import ReconcileMessagesOperator
+from airflow_provider_hubspot_channels.operators.retry_policy import retry_policy_kwargs
 
 
 @dag(
@@ -61,6 +64,10 @@ def example_hubspot_discover_and_reconcile() -> None:
         max_concurrency=4,
         # Mapped tasks share the account's budget: a pool keeps their number (and so the request rate) bounded.
         max_active_tis_per_dagrun=2,
+        # HubSpot's failures decide the retry on Airflow 3.3 (docs/errors.md#retry-policy); nothing on 3.1/3.2.
+        retries=2,
+        retry_delay=timedelta(minutes=5),
+        **retry_policy_kwargs(),
     ).expand(messages=batches.output)
 
 

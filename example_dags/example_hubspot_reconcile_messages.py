@@ -23,6 +23,7 @@ from airflow.sdk import Asset, Param, dag, task
 
 from airflow_provider_hubspot_channels.operators.errors import AirflowFailException
 from airflow_provider_hubspot_channels.operators.reconcile import ReconcileMessagesOperator
+from airflow_provider_hubspot_channels.operators.retry_policy import retry_policy_kwargs
 from airflow_provider_hubspot_channels.sqlite_store import load_unreconciled, record_outcomes
 
 DEFAULT_STORE = os.environ.get("HUBSPOT_CHANNELS_STORE", "/tmp/hubspot_channels/integrator_store.sqlite")
@@ -77,6 +78,10 @@ def example_hubspot_reconcile_messages() -> None:
         max_concurrency=4,
         report_path=report_path,
         outlets=[RECONCILED],
+        # HubSpot's failures decide the retry on Airflow 3.3 (docs/errors.md#retry-policy); nothing on 3.1/3.2.
+        retries=2,
+        retry_delay=timedelta(minutes=5),
+        **retry_policy_kwargs(),
     )
 
     # all_done: a reconcile that fails (refused writes, invalid records, a stop) still wrote the rows it settled, and

@@ -53,6 +53,7 @@ from airflow_provider_hubspot_channels.client.transport import (
     PoolPerOriginAdapter,
     Watchdog,
 )
+from airflow_provider_hubspot_channels.client.usage import UsageCounters
 
 log = logging.getLogger(__name__)
 
@@ -170,6 +171,8 @@ class HubSpotChannelsClient(CustomChannelsApi, InboxApi):
                 on_new_secret(access_token)
             self._auth = StaticToken(access_token or "")
         self.budget = RateBudget(max_requests=self.config.max_requests_per_10s, share=self.config.budget_share)
+        #: What this client sent and waited for, for metrics: ``usage.snapshot()``.
+        self.usage = UsageCounters()
         self.retry_policy = retry_policy or RetryPolicy(
             max_retries=self.config.max_retries, max_total_wait=self.config.max_retry_wait
         )
@@ -267,18 +270,23 @@ class HubSpotChannelsClient(CustomChannelsApi, InboxApi):
                 raise ClientStoppedError(f"{method} {path} not sent: the client was stopped")
             self._raise_known_refusal(method, path)
             try:
-                self.budget.acquire()
+                budget_wait = self.budget.acquire()
             except BudgetStopped:
                 raise ClientStoppedError(f"{method} {path} not sent: the client was stopped") from None
+            if budget_wait > 0.0:
+                self.usage.budget_waited(budget_wait)
             details: ErrorDetails | None = None
             headers: Mapping[str, str] = {}
             reason = ""
             unexpected = ""
             token = ""
+            sent = False
             try:
                 token = self._auth.token()
                 prepared = self._prepare(method, url, body, token)
                 tally.requests += 1
+                self.usage.request_sent()
+                sent = True
                 response = self._watchdog.run(
                     self._attempt_seconds,
                     partial(self.session.send, prepared, timeout=self._timeout, proxies=self.session.proxies),
@@ -290,6 +298,7 @@ class HubSpotChannelsClient(CustomChannelsApi, InboxApi):
             except HubSpotConnectionError as exc:  # the token endpoint did not answer: our own text, no secret
                 reason = str(exc)
             except NO_ANSWER as exc:
+                self.usage.not_answered()
                 reason = _no_answer_reason(exc)
                 if _went_out(exc):
                     tally.unanswered += 1  # the request went out; HubSpot may have processed it
@@ -299,7 +308,10 @@ class HubSpotChannelsClient(CustomChannelsApi, InboxApi):
                 # Not a network failure (an invalid URL, too many redirects, a failing callback): retrying cannot
                 # help. Raised below, outside this handler, so that the exception is not even its context.
                 unexpected = type(exc).__name__
+                if sent:
+                    self.usage.not_answered()
             else:
+                self.usage.answered(response.status_code)
                 headers = response.headers
                 self.budget.observe(headers)
                 if response.status_code < 400:
@@ -345,6 +357,7 @@ class HubSpotChannelsClient(CustomChannelsApi, InboxApi):
             if self._stop.wait(delay):
                 raise ClientStoppedError(f"{method} {path} abandoned during a retry wait: the client was stopped")
             waited += delay
+            self.usage.retry_waited(delay)
 
     def _prepare(self, method: str, url: str, body: bytes | None, token: str) -> requests.PreparedRequest:
         """One attempt's request, built from parts that are already encoded.

@@ -14,8 +14,15 @@ from typing import IO, Any
 
 from airflow_provider_hubspot_channels.client import InvalidInputError
 from airflow_provider_hubspot_channels.operators.assets import ChannelIds, asset_extra, attach_to_outlet_events
-from airflow_provider_hubspot_channels.operators.errors import AirflowException, AirflowFailException, airflow_error
+from airflow_provider_hubspot_channels.operators.errors import (
+    AirflowException,
+    AirflowFailException,
+    HubSpotUnavailableError,
+    airflow_error,
+    has_retry_policy,
+)
 from airflow_provider_hubspot_channels.operators.lifecycle import HubSpotTaskMixin
+from airflow_provider_hubspot_channels.operators.metrics import emit_batch_metrics
 from airflow_provider_hubspot_channels.reconciliation import (
     Decision,
     MessageOutcome,
@@ -177,6 +184,7 @@ def run_batch(
     log = task.log  # type: ignore[attr-defined]
     progress = resume_progress.start(resume, log=log, dry_run=dry_run, report_lines=reader_of_report)
     report = progress.report
+    earlier_counts = dict(report.counts)  # a resumed batch starts with the rows earlier tries settled
     stop = threading.Event()
     # The progress is saved (or cleared) last, after the report was closed: an object store has the file only then.
     with progress, task.hubspot_hook(pool_size=max_concurrency, stop=stop) as hook:
@@ -204,6 +212,7 @@ def run_batch(
                 stop=stop,
                 reader=reader,
             )
+        usage = None if offline else hook.get_conn().usage.snapshot()
     summary = report.summary(
         reference_time=reference_time,
         stale_after=stale_after,
@@ -217,24 +226,29 @@ def run_batch(
     if progress.resumed:
         summary["resumed_rows"] = progress.resumed
     task.log.info("Reconciliation summary\n%s", format_table(summary))  # type: ignore[attr-defined]
+    emit_batch_metrics(task, summary, usage, earlier_counts=earlier_counts)
     # Airflow drops outlet events of a failed task: the extra only reaches consumers when the task succeeds.
     attach_to_outlet_events(task, asset_extra(summary, channels))
-    _raise_for(task.hubspot_conn_id, result, summary, verify_status=verify_status, report_path=report_path)
+    _raise_for(task, result, summary, verify_status=verify_status, report_path=report_path)
     return summary
 
 
 def _raise_for(
-    conn_id: str, result: RunResult, summary: dict[str, Any], *, verify_status: bool, report_path: str | None
+    task: HubSpotTaskMixin, result: RunResult, summary: dict[str, Any], *, verify_status: bool, report_path: str | None
 ) -> None:
     """Fail the task as documented once every row has its outcome (docs/operators.md, "How the task ends")."""
+    conn_id = task.hubspot_conn_id
     counts, examples = summary["counts"], summary["examples"]
     prefix = f"HubSpot connection '{conn_id}': "
     if result.stopping_error is not None:
-        raise airflow_error(result.stopping_error, conn_id=conn_id)
+        raise airflow_error(result.stopping_error, conn_id=conn_id, policy_decides=has_retry_policy(task))
     errors, not_attempted = counts[Outcome.ERROR.value], counts[Outcome.NOT_ATTEMPTED.value]
     if result.stopped_reason and (errors or not_attempted):
-        # An unfinished batch (killed, or HubSpot stopped answering) must not end as a success.
-        raise AirflowException(
+        # An unfinished batch (killed, or HubSpot stopped answering) must not end as a success. The runner stops on
+        # its own only for a stopping error or for HubSpot not answering: without either and without a kill, it is
+        # the latter, which a retry policy retries later (operators/retry_policy.py).
+        unavailable = result.stopping_error is None and not task._killed
+        raise (HubSpotUnavailableError if unavailable else AirflowException)(
             f"{prefix}{result.stopped_reason}. {errors} messages ended in error and {not_attempted} were not "
             f"attempted. {retry_note(verify_status)}"
         )

@@ -1,7 +1,8 @@
 """How client errors become Airflow task outcomes.
 
 Input, authentication, permission and daily-limit problems fail the task at once (retrying cannot fix them);
-transient exhaustion (429/5xx/no answer through every retry) follows the task's own ``retries``.
+transient exhaustion (429/5xx/no answer through every retry) follows the task's own ``retries``. With a task retry
+policy (Airflow 3.3+), the daily limit is left to the policy (``operators/retry_policy.py`` retries after the reset).
 """
 
 from __future__ import annotations
@@ -22,7 +23,15 @@ from airflow_provider_hubspot_channels.client import (
     InvalidInputError,
 )
 
-__all__ = ["AirflowException", "AirflowFailException", "airflow_error", "checked_at_parse_time", "is_templated"]
+__all__ = [
+    "AirflowException",
+    "AirflowFailException",
+    "HubSpotUnavailableError",
+    "airflow_error",
+    "checked_at_parse_time",
+    "has_retry_policy",
+    "is_templated",
+]
 
 
 @contextlib.contextmanager
@@ -45,19 +54,48 @@ def is_templated(value: object) -> bool:
     return isinstance(value, str) and ("{{" in value or "{%" in value)
 
 
-def airflow_error(exc: HubSpotChannelsError, *, conn_id: str) -> AirflowException:
+class HubSpotUnavailableError(AirflowException):  # type: ignore[misc]
+    """A batch stopped because HubSpot answered none of several messages in a row through every client retry.
+
+    Carries no client error (each message has its own in the report): a retry policy reads this class instead.
+    """
+
+
+def has_retry_policy(task: object) -> bool:
+    """Whether a task retry policy decides this task's retries (Airflow 3.3+ ``retry_policy=``).
+
+    :param task: the operator.
+    """
+    return getattr(task, "retry_policy", None) is not None
+
+
+def airflow_error(exc: HubSpotChannelsError, *, conn_id: str, policy_decides: bool = False) -> AirflowException:
     """The Airflow exception for a client error, naming the connection and HubSpot's category and correlationId.
+
+    The client error is its ``__cause__`` however it is raised, so that a retry policy can read the typed error.
 
     :param exc: what the client raised.
     :param conn_id: the Airflow connection used.
+    :param policy_decides: the task has a retry policy (:func:`has_retry_policy`): the daily limit is left to it
+        (e.g. ``HubSpotRetryPolicy`` retries after the reset) instead of failing at once.
     """
+    error = _airflow_error(exc, conn_id=conn_id, policy_decides=policy_decides)
+    error.__cause__ = exc
+    error.__suppress_context__ = True
+    return error
+
+
+def _airflow_error(exc: HubSpotChannelsError, *, conn_id: str, policy_decides: bool) -> AirflowException:
     prefix = f"HubSpot connection '{conn_id}': "
     if isinstance(exc, InvalidInputError):
         return AirflowFailException(f"Invalid input, nothing was sent to HubSpot. {exc}")
     if isinstance(exc, HubSpotDailyLimitError):
-        return AirflowFailException(
-            f"{prefix}HubSpot's daily request limit is reached; no further requests were sent. Run again after "
-            f"the limit resets (midnight in the account's time zone). {exc}"
+        # Airflow never asks a retry policy about AirflowFailException: with a policy, the policy decides.
+        error_class = AirflowException if policy_decides else AirflowFailException
+        then = "the task's retry policy decides when to run again" if policy_decides else "run again after the reset"
+        return error_class(
+            f"{prefix}HubSpot's daily request limit is reached; no further requests were sent. The limit resets at "
+            f"midnight in the account's time zone: {then}. {exc}"
         )
     if isinstance(exc, HubSpotPermissionError):
         scopes = ", ".join(exc.missing_scopes) or "see HubSpot's message"

@@ -218,7 +218,10 @@ def test_no_configured_token_ever_leaks_through_a_server_that_echoes_it(caplog):
         config = ClientConfig(base_url=server.base_url, max_retries=0, timeout=2)
 
         printable = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), min_size=8, max_size=40)
-        tokens = st.one_of(printable, st.text(min_size=8, max_size=40)).filter(lambda t: "*" not in t)
+        # A "token" that is part of the server's own URL (e.g. "127.0.0.") is found in every message naming it.
+        tokens = st.one_of(printable, st.text(min_size=8, max_size=40)).filter(
+            lambda t: "*" not in t and t.strip() not in server.base_url
+        )
 
         @settings(max_examples=100, deadline=None)
         @given(tokens)
