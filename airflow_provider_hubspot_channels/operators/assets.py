@@ -12,15 +12,13 @@ message id, recipient or text (those are in the report file).
 
 from __future__ import annotations
 
-import contextlib
-import json
 import logging
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from airflow.sdk import Asset
 
-from airflow_provider_hubspot_channels.reconciliation import MessageOutcome, Outcome
+from airflow_provider_hubspot_channels.reconciliation import Decision, Outcome
 
 _log = logging.getLogger(__name__)
 
@@ -45,23 +43,15 @@ class ChannelIds:
         self.ids: set[str] = set()
         self.truncated = False
 
-    def add(self, outcome: MessageOutcome) -> None:
-        """Note the outcome's channel.
+    def noting(self, decisions: Iterable[Decision]) -> Iterator[Decision]:
+        """Pass the plan through, noting each row's channel: a resumed batch's event then also names the channels of
+        rows an earlier try settled (this try skips them, so no outcome of theirs comes by).
 
-        :param outcome: one row's outcome.
+        :param decisions: the whole plan, in input order.
         """
-        self.add_id(outcome.channel_id)
-
-    def noting(self, report_lines: Iterable[str]) -> Iterator[str]:
-        """Pass an earlier try's report rows through, noting their channels (a resumed batch's event names them too).
-
-        :param report_lines: JSON Lines rows, each with its newline.
-        """
-        for line in report_lines:
-            with contextlib.suppress(ValueError, TypeError, AttributeError):
-                channel = json.loads(line).get("channel_id")
-                self.add_id(channel if isinstance(channel, str) else None)
-            yield line
+        for decision in decisions:
+            self.add_id(decision.channel_id)
+            yield decision
 
     def add_id(self, channel: str | None) -> None:
         """Note one channel id; anything that does not look like an id is ignored.

@@ -119,9 +119,9 @@ def retry_note(verify_status: bool) -> str:
             "(READ is never changed, what HubSpot already shows is not written again)."
         )
     return (
-        "A retry of this task PATCHes every message again (verify_status=False): messages already right get the "
-        "same status again, and a message HubSpot shows READ would be overwritten; set verify_status=True to retry "
-        "safely."
+        "A retry of this task PATCHes again every message it does not skip (verify_status=False; on Airflow 3.3 it "
+        "skips those an earlier try settled, before 3.3 none): messages already right get the same status again, "
+        "and a message HubSpot shows READ would be overwritten; set verify_status=True to retry safely."
     )
 
 
@@ -192,17 +192,16 @@ def run_batch(
         offline = dry_run and not verify_status
         client: MessageStatusClient = OfflineClient() if offline else hook.get_conn()  # built before threads share it
         reader = None if offline else StatusLookup(hook.get_conn(), by_thread=verify_by_thread)
-        with open_report(report_path, channels.noting(progress.kept_lines())) as handle:
+        with open_report(report_path, progress.kept_lines()) as handle:
 
             def sink(outcome: MessageOutcome) -> None:
-                channels.add(outcome)
                 if handle is not None:
                     handle.write(outcome.to_json() + "\n")
                     # Row by row: a worker killed mid-batch leaves every outcome it collected on disk.
                     handle.flush()
 
             result = run_plan(
-                progress.remaining(decisions),
+                progress.remaining(channels.noting(decisions)),
                 client,
                 report=report,
                 sink=progress.sink(sink),

@@ -38,7 +38,7 @@ from airflow_provider_hubspot_channels.reconciliation import Decision, MessageOu
 #: The key in the task instance's ``task_state_store``. Renaming it breaks resuming tries already saved.
 PROGRESS_KEY = "hubspot_channels_progress"
 #: The layout of the saved value; a value of another layout is ignored.
-PROGRESS_FORMAT = 1
+PROGRESS_FORMAT = 2
 SAVE_EVERY_ROWS = 200
 SAVE_EVERY_SECONDS = 5.0
 #: At most this many row indices (above the watermark, and to redo) in a saved value: a few kilobytes of JSON.
@@ -47,6 +47,9 @@ MAX_TRACKED = 1000
 REDO_OUTCOMES = frozenset({Outcome.ERROR, Outcome.REFUSED})
 #: Spool the kept rows of the earlier report in memory up to this size, then on disk.
 _SPOOL_BYTES = 1 << 20
+#: Row numbers above this are not ours (a value written by something else): the saved progress is ignored.
+_MAX_INDEX = 2**31
+_DIGEST_MOD = 2**64
 
 
 class ProgressStore(Protocol):
@@ -104,14 +107,36 @@ def fingerprint(batch: Any, settings: Mapping[str, Any]) -> str:
     :param settings: the arguments that change decisions or outcomes (SLA, reference time, templates, ...).
     """
     digest = hashlib.sha256()
-    digest.update(json.dumps(dict(settings), sort_keys=True, default=str).encode("utf-8", "surrogatepass"))
+    digest.update(_dump(dict(settings)))
     if isinstance(batch, str | bytes) or not isinstance(batch, Iterable) or isinstance(batch, Mapping):
         # One dump, C-accelerated; a list is hashed record by record so a large batch never becomes one string.
-        digest.update(json.dumps(batch, sort_keys=True, default=str).encode("utf-8", "surrogatepass"))
+        digest.update(_dump(batch))
     else:
         for record in batch:
-            digest.update(b"\x1e" + json.dumps(record, sort_keys=True, default=str).encode("utf-8", "surrogatepass"))
+            digest.update(b"\x1e" + _dump(record))
     return digest.hexdigest()[:32]
+
+
+def _dump(value: Any) -> bytes:
+    try:
+        text = json.dumps(value, sort_keys=True, default=str)
+    except TypeError:
+        # Keys of mixed types cannot be sorted; an identical re-render keeps its order, so unsorted is as stable.
+        text = json.dumps(value, default=str)
+    return text.encode("utf-8", "surrogatepass")
+
+
+def row_digest(index: int, channel_id: str | None, message_id: str | None, outcome: str) -> int:
+    """A 64-bit hash of one settled row; a progress keeps their sum, so a retry can tell the earlier report's rows
+    are this batch's (a report path another run rewrote holds other messages under the same row numbers).
+
+    :param index: the row's position in the batch.
+    :param channel_id: as reported.
+    :param message_id: as reported.
+    :param outcome: the outcome value.
+    """
+    text = json.dumps([index, channel_id, message_id, outcome], ensure_ascii=True)
+    return int.from_bytes(hashlib.blake2b(text.encode("ascii"), digest_size=8).digest(), "big")
 
 
 @dataclass
@@ -126,6 +151,7 @@ class Progress:
     :param above: handled rows at or above the watermark.
     :param redo: handled rows a retry does again (their outcome was in :data:`REDO_OUTCOMES`).
     :param counts: outcome value -> covered rows.
+    :param rows_digest: the sum (mod 2**64) of :func:`row_digest` over the covered rows.
     """
 
     fingerprint: str
@@ -133,6 +159,7 @@ class Progress:
     above: set[int] = field(default_factory=set)
     redo: set[int] = field(default_factory=set)
     counts: dict[str, int] = field(default_factory=dict)
+    rows_digest: int = 0
 
     def covers(self, index: int) -> bool:
         """Whether a retry skips this row.
@@ -164,6 +191,7 @@ class Progress:
         else:
             self.redo.discard(index)
             self.counts[outcome.outcome.value] = self.counts.get(outcome.outcome.value, 0) + 1
+            self.rows_digest = (self.rows_digest + _digest_of(outcome)) % _DIGEST_MOD
         if index >= self.watermark:
             self.above.add(index)
             while self.watermark in self.above:
@@ -179,6 +207,7 @@ class Progress:
             "above": sorted(self.above),
             "redo": sorted(self.redo),
             "counts": {name: count for name, count in self.counts.items() if count},
+            "rows_digest": format(self.rows_digest, "016x"),
         }
 
     @classmethod
@@ -190,15 +219,16 @@ class Progress:
         try:
             if value["format"] != PROGRESS_FORMAT:
                 return None
-            counts = {Outcome(name).value: int(count) for name, count in value["counts"].items()}
+            counts = {Outcome(name).value: _bounded(count) for name, count in value["counts"].items()}
             return cls(
                 fingerprint=str(value["fingerprint"]),
-                watermark=int(value["watermark"]),
-                above={int(index) for index in value["above"]},
-                redo={int(index) for index in value["redo"]},
+                watermark=_bounded(value["watermark"]),
+                above={_bounded(index) for index in value["above"]},
+                redo={_bounded(index) for index in value["redo"]},
                 counts=counts,
+                rows_digest=int(str(value["rows_digest"]), 16) % _DIGEST_MOD,
             )
-        except (KeyError, TypeError, ValueError, AttributeError):
+        except Exception:  # anything else in the store (another shape, Infinity, ...) is not ours: start over
             return None
 
 
@@ -372,7 +402,13 @@ def start(
     if spec.store is None:
         log.info("Resume after a retry is unavailable on this Airflow version (it needs Airflow 3.3+).")
         return BatchProgress(None, Progress(""), log=log, report=RunReport())
-    current = fingerprint(spec.batch, spec.settings)
+    try:
+        current = fingerprint(spec.batch, spec.settings)
+    except Exception as exc:  # resumability is never a reason to fail a batch that runs without it
+        log.warning(
+            "Resume after a retry is off for this batch: it could not be fingerprinted (%s).", type(exc).__name__
+        )
+        return BatchProgress(None, Progress(""), log=log, report=RunReport())
     fresh = BatchProgress(spec.store, Progress(current), log=log, report=RunReport())
     try:
         saved_value = spec.store.get(PROGRESS_KEY)
@@ -400,15 +436,16 @@ def start(
     else:
         kept = tempfile.SpooledTemporaryFile(_SPOOL_BYTES, mode="w+", encoding="utf-8")  # noqa: SIM115
         try:
-            found = _keep_covered(lines or (), saved, report, kept)
+            found, digest = _keep_covered(lines or (), saved, report, kept)
         except Exception as exc:  # an unreadable report is no reason to fail the task: start over instead
             log.warning("The earlier report could not be read (%s).", type(exc).__name__)
-            found = -1  # matches no count: start over
-        if found != saved.covered or report.counts != _with_zeros(saved.counts):
+            found, digest = -1, -1  # match nothing: start over
+        if found != saved.covered or digest != saved.rows_digest or report.counts != _with_zeros(saved.counts):
             kept.close()
             log.warning(
-                "Saved progress ignored: the earlier report holds %d of the %d rows it covers (a report on another "
-                "worker's disk, or not uploaded before a kill); starting over so the report lists every message.",
+                "Saved progress ignored: the earlier report holds %d of the %d rows it covers, or other rows (a report "
+                "on another worker's disk, not uploaded before a kill, or rewritten by another run); starting over so "
+                "the report lists every message.",
                 found,
                 saved.covered,
             )
@@ -424,16 +461,28 @@ def start(
     return resumed
 
 
+def _bounded(value: Any) -> int:
+    """A row number or count from a stored value: an int in 0.._MAX_INDEX, else ValueError."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= _MAX_INDEX:
+        raise ValueError(f"{value!r} is not a row number")
+    return value
+
+
+def _digest_of(outcome: MessageOutcome) -> int:
+    return row_digest(outcome.index, outcome.channel_id, outcome.message_id, outcome.outcome.value)
+
+
 def _with_zeros(counts: Mapping[str, int]) -> dict[str, int]:
     full = {outcome.value: 0 for outcome in Outcome}
     full.update(counts)
     return full
 
 
-def _keep_covered(lines: Iterable[str], saved: Progress, report: RunReport, kept: IO[str]) -> int:
-    """Copy the covered rows of the earlier report to ``kept`` and count them in ``report``; returns how many."""
+def _keep_covered(lines: Iterable[str], saved: Progress, report: RunReport, kept: IO[str]) -> tuple[int, int]:
+    """Copy the covered rows of the earlier report to ``kept`` and count them in ``report``; returns how many, and
+    their digest (the saved one unless the rows are another batch's, from a report another run rewrote)."""
     seen = bytearray()  # one byte per row: a report of 100,000 rows costs 100 KB here, not a set of ints
-    found = 0
+    found, digest = 0, 0
     for line in lines:
         outcome = outcome_from_json(line)
         if outcome is None or not saved.covers(outcome.index) or outcome.outcome is Outcome.NOT_ATTEMPTED:
@@ -446,4 +495,5 @@ def _keep_covered(lines: Iterable[str], saved: Progress, report: RunReport, kept
         report.add(outcome)
         kept.write(outcome.to_json() + "\n")
         found += 1
-    return found
+        digest = (digest + _digest_of(outcome)) % _DIGEST_MOD
+    return found, digest

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import json
-
 from airflow_provider_hubspot_channels.operators.assets import ChannelIds
+from airflow_provider_hubspot_channels.reconciliation import Action, Decision
 
 
-def test_kept_report_rows_pass_through_unchanged_and_their_channels_are_noted() -> None:
-    lines = [
-        json.dumps({"channel_id": "1001", "message_id": "m1", "outcome": "marked_failed"}) + "\n",
-        json.dumps({"channel_id": "not an id", "message_id": "m2", "outcome": "invalid"}) + "\n",
-        "not json at all\n",
-        json.dumps(["a", "list"]) + "\n",
-        json.dumps({"channel_id": 1002}) + "\n",
-    ]
+def decision(index: int, channel: str | None) -> Decision:
+    return Decision(index, channel, f"m-{index}", Action.SKIP, None, "", None)
+
+
+def test_every_decision_passes_through_unchanged_and_only_id_like_channels_are_noted() -> None:
+    plan = [decision(0, "1001"), decision(1, "not an id"), decision(2, None), decision(3, "1002"), decision(4, "1001")]
     channels = ChannelIds()
 
-    assert list(channels.noting(lines)) == lines
-    assert channels.ids == {"1001"}
+    assert list(channels.noting(plan)) == plan
+    assert channels.ids == {"1001", "1002"}

@@ -43,7 +43,7 @@ def outcome(channel_id: str | None) -> MessageOutcome:
 def test_extra_is_small_json_with_counts_and_channel_ids_only(counts, channels, report_path, dry_run):
     seen = ChannelIds()
     for channel in channels:
-        seen.add(outcome(channel))
+        seen.add_id(outcome(channel).channel_id)
     summary = {
         "total": sum(counts.values()),
         "counts": counts,

@@ -111,7 +111,10 @@ def test_progress_saved_for_another_batch_is_ignored_with_one_clear_line():
 
 def test_a_report_missing_rows_the_progress_covers_means_starting_over():
     store, log = DictStore(), Log()
-    store.set(PROGRESS_KEY, Progress(fingerprint(BATCH, SETTINGS), 3, counts={"marked_failed": 3}).to_json())
+    saved = Progress(fingerprint(BATCH, SETTINGS))
+    for index in range(3):
+        saved.handled(row(index))
+    store.set(PROGRESS_KEY, saved.to_json())
     lines = [row(0).to_json() + "\n", row(1).to_json() + "\n"]  # row 2 is gone (another worker's disk)
     progress = start(ResumeSpec(store, BATCH, SETTINGS), log=log, dry_run=False, report_lines=lambda: lines)
     assert progress.resumed == 0 and len(list(progress.remaining(decision(i) for i in range(6)))) == 6
