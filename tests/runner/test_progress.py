@@ -224,3 +224,41 @@ def test_an_unreadable_earlier_report_means_starting_over_not_failing():
 
     progress = start(ResumeSpec(store, BATCH, SETTINGS), log=log, dry_run=False, report_lines=lines)
     assert progress.resumed == 0 and any("could not be read (OSError)" in line for _level, line in log.lines)
+
+
+# The class of the review's findings: whatever the store holds and whatever the batch holds, starting never raises.
+JSONISH = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+    max_leaves=20,
+)
+ANY_KEYS = st.recursive(
+    st.none() | st.integers() | st.floats() | st.text(max_size=6),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.one_of(st.text(max_size=4), st.integers(), st.booleans(), st.none()), inner, max_size=4)
+    ),
+    max_leaves=15,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    stored=JSONISH,
+    fields=st.dictionaries(
+        st.sampled_from(["format", "fingerprint", "watermark", "above", "redo", "counts", "rows_digest"]), JSONISH
+    ),
+)
+def test_any_stored_value_is_used_or_ignored_never_a_crash(stored: Any, fields: dict[str, Any]) -> None:
+    for value in (stored, {**Progress(fingerprint(BATCH, SETTINGS)).to_json(), **fields}):
+        store = DictStore({PROGRESS_KEY: value})
+        progress = start(ResumeSpec(store, BATCH, SETTINGS), log=Log(), dry_run=False, report_lines=lambda: [])
+        assert 0 <= progress.resumed <= len(BATCH) or progress.resumed == 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(batch=st.lists(ANY_KEYS, max_size=4) | ANY_KEYS)
+def test_any_batch_starts_with_or_without_resume_never_a_crash(batch: Any) -> None:
+    progress = start(ResumeSpec(DictStore(), batch, SETTINGS), log=Log(), dry_run=False)
+    again = start(ResumeSpec(DictStore(), batch, SETTINGS), log=Log(), dry_run=False)
+    assert progress.progress.fingerprint == again.progress.fingerprint  # an identical batch, an identical print
