@@ -297,6 +297,11 @@ class HubSpotChannelsClient(CustomChannelsApi, InboxApi):
                 details, reason = exc.details, str(exc)
             except HubSpotConnectionError as exc:  # the token endpoint did not answer: our own text, no secret
                 reason = str(exc)
+            except requests.exceptions.SSLError as exc:
+                # TLS refused (a certificate that does not verify, https to a plain-HTTP port): the setup is wrong,
+                # and every retry fails the same way.
+                self.usage.not_answered()
+                unexpected = f"{type(exc).__name__} (TLS: check the URL's scheme and the server's certificate)"
             except NO_ANSWER as exc:
                 self.usage.not_answered()
                 reason = _no_answer_reason(exc)
@@ -337,6 +342,7 @@ class HubSpotChannelsClient(CustomChannelsApi, InboxApi):
                     attempts=retries + 1,
                     reason=f"{unexpected} while sending (not retried)",
                     origin=self.config.origin,
+                    retryable=False,
                 )
             retries += 1
             if self._stop.is_set():  # cut off by stop(): no retry, and the caller learns it was a stop

@@ -231,15 +231,25 @@ class HubSpotConnectionError(HubSpotChannelsError):
     :param attempts: how many attempts were made.
     :param reason: the last low-level error (its type, never its text).
     :param origin: scheme, host and port that were tried (never credentials), e.g. ``http://127.0.0.1:8773``.
+    :param retryable: False when the failure is in the request or the setup, not the network (an invalid URL, too
+        many redirects, a TLS handshake or certificate that fails): it was not retried, and a retry fails the same way.
     """
 
-    def __init__(self, *, method: str, path: str, attempts: int, reason: str, origin: str = "") -> None:
+    def __init__(
+        self, *, method: str, path: str, attempts: int, reason: str, origin: str = "", retryable: bool = True
+    ) -> None:
         self.method = method
         self.path = path
         self.attempts = attempts
         self.origin = origin
+        self.retryable = retryable
         where = f" from {origin}" if origin else ""
         super().__init__(f"{method} {path} got no answer{where} after {attempts} attempts: {reason}")
+
+    @property
+    def retry_may_succeed(self) -> bool:
+        """True for a network that did not answer; False for a setup that cannot work (see ``retryable``)."""
+        return self.retryable
 
 
 class HubSpotPaginationError(HubSpotChannelsError):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 from typing import IO, Any
@@ -19,7 +20,7 @@ from airflow_provider_hubspot_channels.operators.errors import (
     AirflowFailException,
     HubSpotUnavailableError,
     airflow_error,
-    has_retry_policy,
+    retry_policy_decides_daily_limit,
 )
 from airflow_provider_hubspot_channels.operators.lifecycle import HubSpotTaskMixin
 from airflow_provider_hubspot_channels.operators.metrics import emit_batch_metrics
@@ -186,32 +187,46 @@ def run_batch(
     report = progress.report
     earlier_counts = dict(report.counts)  # a resumed batch starts with the rows earlier tries settled
     stop = threading.Event()
-    # The progress is saved (or cleared) last, after the report was closed: an object store has the file only then.
-    with progress, task.hubspot_hook(pool_size=max_concurrency, stop=stop) as hook:
-        # A dry run without verification sends nothing: it needs no connection (a preview before one exists).
-        offline = dry_run and not verify_status
-        client: MessageStatusClient = OfflineClient() if offline else hook.get_conn()  # built before threads share it
-        reader = None if offline else StatusLookup(hook.get_conn(), by_thread=verify_by_thread)
-        with open_report(report_path, progress.kept_lines()) as handle:
+    started, usage_counters, result = time.monotonic(), None, None
+    try:
+        # The progress is saved (or cleared) last, after the report was closed: an object store has the file only
+        # then.
+        with progress, task.hubspot_hook(pool_size=max_concurrency, stop=stop) as hook:
+            # A dry run without verification sends nothing: it needs no connection (a preview before one exists).
+            offline = dry_run and not verify_status
+            # Built before the threads share it.
+            client: MessageStatusClient = OfflineClient() if offline else hook.get_conn()
+            usage_counters = None if offline else hook.get_conn().usage
+            reader = None if offline else StatusLookup(hook.get_conn(), by_thread=verify_by_thread)
+            with open_report(report_path, progress.kept_lines()) as handle:
 
-            def sink(outcome: MessageOutcome) -> None:
-                if handle is not None:
-                    handle.write(outcome.to_json() + "\n")
-                    # Row by row: a worker killed mid-batch leaves every outcome it collected on disk.
-                    handle.flush()
+                def sink(outcome: MessageOutcome) -> None:
+                    if handle is not None:
+                        handle.write(outcome.to_json() + "\n")
+                        # Row by row: a worker killed mid-batch leaves every outcome it collected on disk.
+                        handle.flush()
 
-            result = run_plan(
-                progress.remaining(channels.noting(decisions)),
-                client,
-                report=report,
-                sink=progress.sink(sink),
-                verify_status=verify_status,
-                dry_run=dry_run,
-                max_concurrency=max_concurrency,
-                stop=stop,
-                reader=reader,
-            )
-        usage = None if offline else hook.get_conn().usage.snapshot()
+                result = run_plan(
+                    progress.remaining(channels.noting(decisions)),
+                    client,
+                    report=report,
+                    sink=progress.sink(sink),
+                    verify_status=verify_status,
+                    dry_run=dry_run,
+                    max_concurrency=max_concurrency,
+                    stop=stop,
+                    reader=reader,
+                )
+    finally:
+        if result is None:
+            # Cut off (execution_timeout, on_kill): what this try did is counted now, as its progress was saved on
+            # the way out, so the resumed retry counts only the rest.
+            # Its not_attempted rows are the retry's to do (and count), not outcomes.
+            counts = {kind: n for kind, n in report.counts.items() if kind != Outcome.NOT_ATTEMPTED.value}
+            cut = {"counts": counts, "duration_seconds": time.monotonic() - started}
+            snapshot = usage_counters.snapshot() if usage_counters is not None else None
+            emit_batch_metrics(task, cut, snapshot, earlier_counts=earlier_counts)
+    usage = usage_counters.snapshot() if usage_counters is not None else None
     summary = report.summary(
         reference_time=reference_time,
         stale_after=stale_after,
@@ -240,13 +255,14 @@ def _raise_for(
     counts, examples = summary["counts"], summary["examples"]
     prefix = f"HubSpot connection '{conn_id}': "
     if result.stopping_error is not None:
-        raise airflow_error(result.stopping_error, conn_id=conn_id, policy_decides=has_retry_policy(task))
+        raise airflow_error(
+            result.stopping_error, conn_id=conn_id, policy_decides=retry_policy_decides_daily_limit(task)
+        )
     errors, not_attempted = counts[Outcome.ERROR.value], counts[Outcome.NOT_ATTEMPTED.value]
     if result.stopped_reason and (errors or not_attempted):
-        # An unfinished batch (killed, or HubSpot stopped answering) must not end as a success. The runner stops on
-        # its own only for a stopping error or for HubSpot not answering: without either and without a kill, it is
-        # the latter, which a retry policy retries later (operators/retry_policy.py).
-        unavailable = result.stopping_error is None and not task._killed
+        # An unfinished batch (killed, or HubSpot stopped answering) must not end as a success. HubSpot down (no
+        # answer or 5xx, not 429s) is a class of its own, which a retry policy retries later (retry_policy.py).
+        unavailable = result.hubspot_down and not task._killed
         raise (HubSpotUnavailableError if unavailable else AirflowException)(
             f"{prefix}{result.stopped_reason}. {errors} messages ended in error and {not_attempted} were not "
             f"attempted. {retry_note(verify_status)}"

@@ -29,8 +29,8 @@ __all__ = [
     "HubSpotUnavailableError",
     "airflow_error",
     "checked_at_parse_time",
-    "has_retry_policy",
     "is_templated",
+    "retry_policy_decides_daily_limit",
 ]
 
 
@@ -61,12 +61,24 @@ class HubSpotUnavailableError(AirflowException):  # type: ignore[misc]
     """
 
 
-def has_retry_policy(task: object) -> bool:
-    """Whether a task retry policy decides this task's retries (Airflow 3.3+ ``retry_policy=``).
+def retry_policy_decides_daily_limit(task: object) -> bool:
+    """Whether the task's retry policy (Airflow 3.3+ ``retry_policy=``) knows HubSpot's daily limit: a
+    ``HubSpotRetryPolicy``, alone or inside a ``ChainRetryPolicy``. Any other policy would answer "default" and spend
+    the task's retries every ``retry_delay`` until the reset, so then the daily limit fails the task at once.
 
     :param task: the operator.
     """
-    return getattr(task, "retry_policy", None) is not None
+    return _knows_daily_limit(getattr(task, "retry_policy", None), depth=0)
+
+
+def _knows_daily_limit(policy: object, *, depth: int) -> bool:
+    if policy is None or depth > 4:
+        return False
+    # Marked by the class (operators/retry_policy.py), read without importing it (it imports this module).
+    if getattr(type(policy), "decides_hubspot_daily_limit", False) is True:
+        return True
+    nested = getattr(policy, "policies", None)  # ChainRetryPolicy
+    return isinstance(nested, list | tuple) and any(_knows_daily_limit(p, depth=depth + 1) for p in nested)
 
 
 def airflow_error(exc: HubSpotChannelsError, *, conn_id: str, policy_decides: bool = False) -> AirflowException:
@@ -76,7 +88,8 @@ def airflow_error(exc: HubSpotChannelsError, *, conn_id: str, policy_decides: bo
 
     :param exc: what the client raised.
     :param conn_id: the Airflow connection used.
-    :param policy_decides: the task has a retry policy (:func:`has_retry_policy`): the daily limit is left to it
+    :param policy_decides: the task's retry policy knows the daily limit (:func:`retry_policy_decides_daily_limit`):
+        it is left to it
         (e.g. ``HubSpotRetryPolicy`` retries after the reset) instead of failing at once.
     """
     error = _airflow_error(exc, conn_id=conn_id, policy_decides=policy_decides)

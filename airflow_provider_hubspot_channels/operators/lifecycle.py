@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 
 from airflow_provider_hubspot_channels.client import HubSpotChannelsError
 from airflow_provider_hubspot_channels.hooks.hubspot import HubSpotChannelsHook
-from airflow_provider_hubspot_channels.operators.errors import airflow_error, has_retry_policy
+from airflow_provider_hubspot_channels.operators.errors import airflow_error, retry_policy_decides_daily_limit
 
 _KILL = b"k"
 _DONE = b"d"
@@ -95,7 +95,9 @@ class HubSpotTaskMixin:
             try:
                 yield hook
             except HubSpotChannelsError as exc:
-                raise airflow_error(exc, conn_id=self.hubspot_conn_id, policy_decides=has_retry_policy(self)) from exc
+                raise airflow_error(
+                    exc, conn_id=self.hubspot_conn_id, policy_decides=retry_policy_decides_daily_limit(self)
+                ) from exc
             finally:
                 self._kill_switch = None
                 switch.close()

@@ -86,7 +86,7 @@ def _kind_of(error: HubSpotChannelsError) -> FailureKind | None:
     if isinstance(error, ClientStoppedError):
         return None  # the task was killed or timed out: Airflow's own rules apply
     if isinstance(error, HubSpotConnectionError):
-        return FailureKind.UNAVAILABLE
+        return FailureKind.UNAVAILABLE if error.retry_may_succeed else FailureKind.REFUSED
     if isinstance(error, (HubSpotRetriesExhaustedError, HubSpotTokenRefreshError)) and error.details.status >= 500:
         return FailureKind.UNAVAILABLE
     if isinstance(error, InvalidInputError) or not error.retry_may_succeed:
@@ -124,6 +124,17 @@ def _zone(name: str) -> ZoneInfo:
         ) from None
 
 
+def last_daily_reset(now: datetime, account_timezone: str) -> datetime:
+    """The last midnight in the account's time zone at or before ``now``.
+
+    :param now: an aware instant.
+    :param account_timezone: IANA name of the HubSpot account's time zone.
+    """
+    zone = _zone(account_timezone)
+    local = now.astimezone(zone)
+    return datetime(local.year, local.month, local.day, tzinfo=zone).astimezone(timezone.utc)
+
+
 def next_daily_reset(now: datetime, account_timezone: str) -> datetime:
     """The next midnight in the account's time zone after ``now``: when HubSpot resets the daily limit.
 
@@ -159,6 +170,9 @@ class HubSpotRetryPolicy(RetryPolicy):  # type: ignore[misc]
     :param clock: the current instant (tests pass a fixed one).
     """
 
+    #: Read by the operators (``retry_policy_decides_daily_limit``): the daily limit is left to this policy.
+    decides_hubspot_daily_limit = True
+
     def __init__(
         self,
         *,
@@ -189,7 +203,10 @@ class HubSpotRetryPolicy(RetryPolicy):  # type: ignore[misc]
         kind = failure_kind(exception)
         if kind is FailureKind.DAILY_LIMIT:
             now = self.clock()
-            at = next_daily_reset(now, self.account_timezone) + self.reset_margin
+            at = last_daily_reset(now, self.account_timezone) + self.reset_margin
+            if at <= now:
+                at = next_daily_reset(now, self.account_timezone) + self.reset_margin
+            # else: within the margin after midnight the answer was the old day's (HubSpot's reset lags our clock)
             local = at.astimezone(_zone(self.account_timezone)).isoformat()
             return RetryDecision.retry(at - now, f"HubSpot's daily limit is spent; retry after its reset, at {local}")
         if kind is FailureKind.REFUSED:

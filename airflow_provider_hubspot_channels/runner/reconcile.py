@@ -122,6 +122,8 @@ class RunResult:
     :param stopping_error: the client error that stopped it, if any.
     :param unwritten_rows: rows the sink could not write (they are counted in the report all the same).
     :param sink_error: the first error of the sink, secrets redacted, if any.
+    :param hubspot_down: it stopped because HubSpot gave no answer or 5xx for several messages in a row (not 429s,
+        which say the account is busy).
     """
 
     duration_seconds: float
@@ -129,6 +131,7 @@ class RunResult:
     stopping_error: HubSpotChannelsError | None
     unwritten_rows: int = 0
     sink_error: str | None = None
+    hubspot_down: bool = False
 
 
 @dataclass(frozen=True)
@@ -138,6 +141,7 @@ class _Attempt:
     outcome: MessageOutcome
     stopping_error: HubSpotChannelsError | None = None
     no_answer: bool = False
+    busy: bool = False  # the no answer was a 429/423 through every retry (the account is busy, not down)
 
 
 def _outcome(decision: Decision, outcome: Outcome, reason: str, **fields: object) -> MessageOutcome:
@@ -251,7 +255,11 @@ def _attempt(
     except NO_ANSWER_ERRORS as exc:
         correlation = exc.correlation_id if isinstance(exc, HubSpotApiError) else None
         note = f"; {maybe_written_note(target.status_type)}" if writing and exc.unanswered else ""
-        return _Attempt(row(Outcome.ERROR, client.redact(str(exc)) + note, correlation_id=correlation), no_answer=True)
+        failed = row(Outcome.ERROR, client.redact(str(exc)) + note, correlation_id=correlation)
+        if not exc.retry_may_succeed:  # the setup cannot reach HubSpot (TLS, invalid URL): every message would fail
+            return _Attempt(failed, stopping_error=exc)
+        busy = isinstance(exc, HubSpotApiError) and exc.details.status < 500
+        return _Attempt(failed, no_answer=True, busy=busy)
     except ClientStoppedError as exc:
         if writing and exc.unanswered:
             return _Attempt(
@@ -306,6 +314,8 @@ class _BatchRun:
         self.stopped_reason: str | None = None
         self.stopping_error: HubSpotChannelsError | None = None
         self.no_answer = 0  # messages in a row that ended in NO_ANSWER_ERRORS
+        self.busy = False  # one of them was a 429/423 (the account is busy, not HubSpot down)
+        self.hubspot_down = False
         self.failure: BaseException | None = None  # what a worker could not handle (the plan raised)
         self.unwritten = 0
         self.sink_error: str | None = None
@@ -359,13 +369,15 @@ class _BatchRun:
             self.stop_with(_stop_reason(attempt.stopping_error))
         elif attempt.no_answer:
             self.no_answer += 1
+            self.busy = self.busy or attempt.busy
             if self.no_answer >= NO_ANSWER_LIMIT:
+                self.hubspot_down = self.hubspot_down or (not self.busy and not self.stopped_reason)
                 self.stop_with(
                     f"stopped: HubSpot did not answer {self.no_answer} messages in a row through every retry "
                     f"(last: {attempt.outcome.reason})"
                 )
         else:
-            self.no_answer = 0
+            self.no_answer, self.busy = 0, False
         self.record(attempt.outcome)
 
     def work(self, *, first_only: bool = False) -> None:
@@ -458,7 +470,14 @@ def run_plan(
         # Stopped from outside (on_kill) with every row handled: rows cut short by the stop are not_attempted,
         # and the operator must fail instead of reporting success.
         run.stopped_reason = "stopped: the task was killed"
-    return RunResult(time.monotonic() - started, run.stopped_reason, run.stopping_error, run.unwritten, run.sink_error)
+    return RunResult(
+        time.monotonic() - started,
+        run.stopped_reason,
+        run.stopping_error,
+        run.unwritten,
+        run.sink_error,
+        hubspot_down=run.hubspot_down and run.stopping_error is None,
+    )
 
 
 def _drive(run: _BatchRun, max_concurrency: int) -> BaseException | None:
@@ -496,4 +515,6 @@ def _stop_reason(exc: HubSpotChannelsError) -> str:
         return "stopped: HubSpot's daily request limit is reached"
     if isinstance(exc, HubSpotPermissionError):
         return "stopped: the token lacks a required scope"
+    if isinstance(exc, HubSpotConnectionError):
+        return f"stopped: HubSpot cannot be reached as configured ({exc})"
     return "stopped: HubSpot refused the credentials"
