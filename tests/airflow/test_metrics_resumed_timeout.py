@@ -18,7 +18,7 @@ from tests.airflow.test_resume_airflow import (  # noqa: F401
 
 def test_every_message_is_counted_once_across_a_timeout_and_its_resumed_retry(
     airflow_db,
-    slow_simulator,
+    slow_simulator,  # noqa: F811
     tmp_path,
     monkeypatch,
     statsd,  # noqa: F811
