@@ -21,7 +21,6 @@ from typing import Any
 
 from airflow_provider_hubspot_channels.exceptions import InvalidInputError
 from airflow_provider_hubspot_channels.reconciliation import parse_timestamp
-from airflow_provider_hubspot_channels.validation import validate_channel_id
 from airflow_provider_hubspot_channels.sqlite_store import (
     RECEIPT_STATUSES,
     insert_records,
@@ -29,6 +28,7 @@ from airflow_provider_hubspot_channels.sqlite_store import (
     message_rows,
     record_receipt,
 )
+from airflow_provider_hubspot_channels.validation import validate_channel_id
 
 #: The store the example DAGs read unless ``HUBSPOT_CHANNELS_STORE`` names another.
 DEFAULT_STORE = "/tmp/hubspot_channels/integrator_store.sqlite"

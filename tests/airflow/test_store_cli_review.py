@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
 from airflow_provider_hubspot_channels import store_cli
 
 RECORD = {
