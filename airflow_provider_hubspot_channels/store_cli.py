@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sqlite3
 import sys
 from collections import Counter
 from collections.abc import Sequence
@@ -27,10 +28,13 @@ from airflow_provider_hubspot_channels.sqlite_store import (
     message_rows,
     record_receipt,
 )
+from airflow_provider_hubspot_channels.validation import validate_channel_id
 
 #: The store the example DAGs read unless ``HUBSPOT_CHANNELS_STORE`` names another.
 DEFAULT_STORE = "/tmp/hubspot_channels/integrator_store.sqlite"
 PROG = "python -m airflow_provider_hubspot_channels.sqlite_store"
+#: Commands that only read: a --store that does not exist is a typo, not a new store to create.
+_READ_ONLY = ("pending", "show")
 
 
 class _Refused(Exception):
@@ -39,6 +43,15 @@ class _Refused(Exception):
 
 class _Missing(Exception):
     """A message the store does not have: exit 1 with the message."""
+
+
+def _channel_id(text: str) -> int:
+    """``--channel-id`` checked by the provider's channel id rule (a positive int32), so no command gets one SQLite
+    cannot hold."""
+    try:
+        return validate_channel_id(text, field="--channel-id")
+    except InvalidInputError as exc:
+        raise argparse.ArgumentTypeError(f"{exc.problem}. Fix: {exc.fix}") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,19 +72,19 @@ def build_parser() -> argparse.ArgumentParser:
     receipt = commands.add_parser("receipt", help="record a carrier's delivery receipt")
     receipt.add_argument("message_id", metavar="MESSAGE_ID")
     receipt.add_argument("status", metavar="STATUS", help=f"one of {', '.join(sorted(RECEIPT_STATUSES))}")
-    receipt.add_argument("--channel-id", type=int, default=None, help="needed when two channels have the id")
+    receipt.add_argument("--channel-id", type=_channel_id, default=None, help="needed when two channels have the id")
     receipt.add_argument("--at", default=None, help="when the receipt arrived (ISO 8601 with offset); default now")
     receipt.add_argument("--carrier-error", default=None, help="the carrier's error text of a failed receipt")
 
     pending = commands.add_parser("pending", help="what the next run would load: counts and ids, no personal data")
     pending.add_argument("--at", default=None, help="the run's data interval end (ISO 8601 with offset); default now")
-    pending.add_argument("--channel-id", type=int, default=None, help="only this channel")
+    pending.add_argument("--channel-id", type=_channel_id, default=None, help="only this channel")
     pending.add_argument("--limit", type=int, default=20, help="ids to list (text output; --json lists all)")
     pending.add_argument("--json", action="store_true", help="one JSON object instead of text")
 
     show = commands.add_parser("show", help="a message's row (without the recipient)")
     show.add_argument("message_id", metavar="MESSAGE_ID")
-    show.add_argument("--channel-id", type=int, default=None, help="only this channel")
+    show.add_argument("--channel-id", type=_channel_id, default=None, help="only this channel")
     return parser
 
 
@@ -84,6 +97,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     store = Path(args.store)
     try:
+        if args.command in _READ_ONLY and not store.is_file():
+            raise _Refused(
+                f"--store {store}: no such file. Fix: check the path, or set HUBSPOT_CHANNELS_STORE to the store "
+                "the DAGs use (`load` creates a new one)"
+            )
         if args.command == "load":
             return _load(store, Path(args.records))
         if args.command == "receipt":
@@ -93,6 +111,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _show(store, args.message_id, args.channel_id)
     except (InvalidInputError, _Refused) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except sqlite3.DatabaseError as exc:
+        # Not a SQLite file, a locked or read-only one, ...: the store, not the message, is at fault.
+        print(
+            f"error: --store {store}: {exc}. Fix: point --store at the reference store's SQLite file "
+            "(or at a new path: `load` creates it)",
+            file=sys.stderr,
+        )
+        return 2
+    except (OverflowError, RecursionError) as exc:
+        # Any number or nesting the checks above let through: still bad input, never a traceback (exit 1 would
+        # say "message not in store").
+        print(f"error: {exc}. Fix: give ids and values within their documented ranges", file=sys.stderr)
         return 2
     except _Missing as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -111,7 +142,8 @@ def _load(store: Path, source: Path) -> int:
             continue
         try:
             records.append(json.loads(line.decode("utf-8")))
-        except (UnicodeDecodeError, ValueError):
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            # RecursionError: nesting deeper than the json module's stack (thousands of '[').
             raise _Refused(
                 f"{source} line {number}: not a JSON object in UTF-8. Fix: write one JSON object per line"
             ) from None

@@ -264,6 +264,40 @@ def token_endpoint(ctx: ApiContext, content_type: str | None, body: bytes) -> Re
 
 _INTEGER = re.compile(r"[+-]?\d+")
 
+#: The longest message id every endpoint can name: http.server refuses a request line over 65,536 bytes, and a
+#: character percent-encoded in the path takes up to 12 of them (4 UTF-8 bytes as ``%XX``).
+MAX_MESSAGE_ID_LENGTH = 4096
+
+
+def id_problem(value: int, bits: int) -> str | None:
+    """Why a numeric id could not be one the API and the inspection endpoints address, or None.
+
+    The path parameter is parsed as a signed int of ``bits`` (:func:`_int_param`); the ids HubSpot gives are
+    positive, and the inspection endpoints take digits only.
+
+    :param value: the id.
+    :param bits: the width of the path parameter (32 for channel and inbox ids, 64 for accounts and threads).
+    """
+    if not 0 < value < 2 ** (bits - 1):
+        return f"{str(value)[:40]} is outside 1..{2 ** (bits - 1) - 1} (a positive int{bits})"
+    return None
+
+
+def message_id_problem(message_id: str) -> str | None:
+    """Why a message id could not be named in a request path (``{messageId}``, see :func:`_path_text`), or None.
+
+    :param message_id: the id.
+    """
+    if not message_id:
+        return "it is empty"
+    if len(message_id) > MAX_MESSAGE_ID_LENGTH:
+        return f"it has {len(message_id)} characters, more than the {MAX_MESSAGE_ID_LENGTH} a request path carries"
+    try:
+        message_id.encode("utf-8")
+    except UnicodeEncodeError:
+        return "it is not valid UTF-8 (a lone surrogate)"
+    return None
+
 
 def _int_param(text: str, name: str, bits: int) -> int:
     # Not int() alone: it also takes "1_001" and surrounding whitespace, which a Java parseInt refuses.

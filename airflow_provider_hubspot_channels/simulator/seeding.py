@@ -14,8 +14,10 @@ and channel account 2001 exist before the first line. Types and their fields (``
 * ``status``: ``channelId*``, ``messageId*``, ``statusType*`` (SENT, READ, FAILED, RECEIVED), ``errorMessage``:
   a status change after seeding, kept in the message's history (source ``seed``)
 
-Ids are numbers except message ids (strings); times are ISO 8601 with an offset. A line that does not fit raises
-:class:`SeedFileError` naming the line, the field and the fix; the lines before it stay seeded.
+Ids are numbers except message ids (strings), by the API's rules (:func:`.api.id_problem`,
+:func:`.api.message_id_problem`) so that every seeded record can be addressed; times are ISO 8601 with an offset.
+A line that does not fit raises :class:`SeedFileError` naming the line, the field and the fix; the lines before it
+stay seeded.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from .api import id_problem, message_id_problem
 from .state import SimulatorState, TransitionRefused
 from .timefmt import to_ms
 
@@ -91,6 +94,12 @@ _ENUMS = {
 }
 
 
+# Numeric ids and the width of the API's path parameter that names them, so a seeded id is one the API can address.
+_ID_BITS = {"channelId": 32, "inboxId": 32, "channelAccountId": 64, "threadId": 64}
+_OWN_ID_BITS = {"inbox": 32, "channel": 32, "channel_account": 64, "thread": 64}
+_ID_FIX = "use the id the simulator (or HubSpot) gave, or leave id out to have one generated"
+
+
 class SeedFileError(ValueError):
     """A seed file line the simulator cannot apply.
 
@@ -142,6 +151,8 @@ def _parse(line: bytes) -> dict[str, Any]:
         row = json.loads(line.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         raise _Bad("line", "not JSON in UTF-8", _ONE_OBJECT) from None
+    except RecursionError:  # thousands of nested '[': deeper than the json module's stack
+        raise _Bad("line", "nested too deep", _ONE_OBJECT) from None
     if not isinstance(row, dict):
         raise _Bad("line", "not a JSON object", _ONE_OBJECT)
     kind = row.get("type")
@@ -156,6 +167,7 @@ def _parse(line: bytes) -> dict[str, Any]:
         expected = fields[name][0]
         if value is not None and not _CHECKS[expected](value):
             raise _Bad(name, f"{str(value)[:40]!r} is not {expected}", f"give {name} as {expected}")
+    _check_ids(kind, row)
     for name, allowed in _ENUMS.items():
         if name in fields and row.get(name) is not None and row[name] not in allowed:
             raise _Bad(name, f"{row[name][:40]!r} is not allowed", f"use one of {', '.join(allowed)}")
@@ -168,6 +180,20 @@ def _parse(line: bytes) -> dict[str, Any]:
         if required and row.get(name) is None:
             raise _Bad(name, "it is missing", f"every {kind} line needs {name}")
     return {k: v for k, v in row.items() if v is not None}
+
+
+def _check_ids(kind: str, row: Mapping[str, Any]) -> None:
+    """Ids by the API's rules (:mod:`.api`): a seeded record the API or the inspection cannot name is no use."""
+    for name, value in row.items():
+        if value is None:
+            continue
+        problem = None
+        if (kind == "message" and name == "id") or name == "messageId":
+            problem = message_id_problem(value)
+        elif name in _ID_BITS or name == "id":
+            problem = id_problem(value, _ID_BITS.get(name) or _OWN_ID_BITS[kind])
+        if problem:
+            raise _Bad(name, problem, _ID_FIX)
 
 
 def _apply(state: SimulatorState, row: Mapping[str, Any]) -> str:
