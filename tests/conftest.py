@@ -23,6 +23,14 @@ os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_AIRFLOW_HOME}/
 os.environ["HUBSPOT_CHANNELS_STORE"] = f"{_AIRFLOW_HOME}/store/integrator_store.sqlite"
 os.environ["HUBSPOT_CHANNELS_REPORTS"] = f"{_AIRFLOW_HOME}/reports"
 
+# airflow.configuration's first import puts filterwarnings("default", DeprecationWarning, module="airflow") in FRONT
+# of the warning filters (when sys.warnoptions is empty). pytest applies pyproject's filterwarnings once around the
+# whole collection, so had the first test module importing Airflow imported it there, every later Airflow deprecation
+# attributed to `airflow*` (ours included) during collection would only be printed. Imported now, before collection,
+# its filter sits under the filters pytest pushes for collection and for each test, and never wins over them.
+# (`-W` in addopts would not help: pytest applies it the same way and never sets sys.warnoptions.)
+import airflow.configuration  # noqa: E402,F401
+
 
 def DagBag(**kwargs: object) -> object:
     """Airflow's DagBag, wherever this Airflow version keeps it (3.1: ``airflow.models.dagbag``)."""

@@ -22,9 +22,12 @@ import logging
 from datetime import timedelta
 from typing import Any
 
+# Airflow 3.2+: the Task SDK's public stats interface (there `airflow.stats` is a shim warning
+# DeprecatedImportWarning). Airflow 3.1 has no `airflow.sdk.observability`; its `airflow.stats` is current, not
+# deprecated, so the fallback never warns.
 try:
-    from airflow.sdk.observability.stats import Stats  # Airflow 3.3: the Task SDK's public stats interface
-except ImportError:  # Airflow 3.1/3.2
+    from airflow.sdk.observability.stats import Stats
+except ImportError:  # Airflow 3.1
     from airflow.stats import Stats  # type: ignore[no-redef,attr-defined]
 
 from airflow_provider_hubspot_channels.client.usage import UsageSnapshot
