@@ -59,7 +59,11 @@ def example_hubspot_alert_on_failed_messages() -> None:
     @task
     def check(params: dict[str, Any], triggering_asset_events: Any = None) -> dict[str, int]:
         """Fail (the alert) when a triggering run marked more than ``max_failed`` messages FAILED."""
-        events = list((triggering_asset_events or {}).get(RECONCILED, []))
+        # Indexed, not .get(): Airflow 3.1's Asset is unhashable, so a plain dict (a manual run's) cannot be asked.
+        try:
+            events = list(triggering_asset_events[RECONCILED]) if triggering_asset_events else []
+        except KeyError:
+            events = []
         if not events:
             log.info("No reconciliation event triggered this run (a manual run?): nothing to check.")
             return {}
