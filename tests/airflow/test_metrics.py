@@ -25,6 +25,8 @@ PREFIX = "airflow.hubspot_channels."
 def statsd(monkeypatch: pytest.MonkeyPatch) -> Iterator[socket.socket]:
     """A UDP socket on 127.0.0.1 that Airflow's statsd backend sends to; the backend is reset afterwards."""
     pytest.importorskip("statsd", reason="Airflow's statsd backend needs the statsd package (apache-airflow[statsd])")
+    # The Task SDK's stats logger (Airflow 3.2+) is what this fixture points at the socket; 3.1 has airflow.stats.
+    pytest.importorskip("airflow.sdk._shared.observability", reason="Airflow 3.1 has no Task SDK stats logger to set")
     from airflow.sdk._shared.observability.metrics.base_stats_logger import NoStatsLogger
     from airflow.sdk.observability import stats
     from airflow.sdk.observability.metrics import stats_utils
