@@ -10,6 +10,7 @@ import socket
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import datetime, timezone
+from typing import Any
 
 import pytest
 
@@ -39,12 +40,24 @@ def statsd(monkeypatch: pytest.MonkeyPatch) -> Iterator[socket.socket]:
     monkeypatch.setenv("AIRFLOW__METRICS__STATSD_PORT", str(sock.getsockname()[1]))
     monkeypatch.setenv("AIRFLOW__METRICS__STATSD_PREFIX", "airflow")
     # What Airflow's task runner does at start (task_runner.main); dag.test() runs tasks in this process.
-    stats.initialize(factory=stats_utils.get_stats_factory(), export_legacy_names=False)
+    initialize_stats(stats, stats_utils, factory=None)
     try:
         yield sock
     finally:
-        stats.initialize(factory=NoStatsLogger, export_legacy_names=False)
+        initialize_stats(stats, stats_utils, factory=NoStatsLogger)
         sock.close()
+
+
+def initialize_stats(stats: Any, stats_utils: Any, *, factory: Any) -> None:
+    """Set the Task SDK's stats logger as this Airflow's task runner does (``factory=None``: from the config).
+
+    3.3 has a module-level ``stats.initialize(factory=..., export_legacy_names=...)``; 3.2 has
+    ``Stats.initialize(factory=...)`` with ``get_stats_factory(Stats)``.
+    """
+    if hasattr(stats, "initialize"):
+        stats.initialize(factory=factory or stats_utils.get_stats_factory(), export_legacy_names=False)
+    else:
+        stats.Stats.initialize(factory=factory or stats_utils.get_stats_factory(stats.Stats))
 
 
 def received(sock: socket.socket) -> dict[str, list[tuple[float, str]]]:
