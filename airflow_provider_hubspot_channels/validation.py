@@ -91,16 +91,48 @@ def validate_channel_id(value: Any, *, field: str = "channel_id") -> int:
     return number
 
 
-def _whole_float(value: float, field: str) -> int:
+INT64_MAX = 2**63 - 1
+_PORTAL_FIX = (
+    "pass HubSpot's account id (the webhook's portalId), e.g. 243842089, or leave it out for the connection's account"
+)
+
+
+def validate_portal_id(value: Any, *, field: str = "portal_id") -> str:
+    """Return a HubSpot account id (``portalId``) as decimal text without leading zeros; blank text is ``""``.
+
+    :param value: an int, a whole float (a pandas float column) or a string of ASCII digits (webhooks send text).
+    :param field: the name to report in the error.
+    """
+    if isinstance(value, bool):
+        raise InvalidInputError(field, f"{value!r} is a boolean", _PORTAL_FIX)
+    if isinstance(value, str) and not value.strip():
+        return ""
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, float):
+        number = _whole_float(value, field, fix=_PORTAL_FIX)
+        # Above 2**53 a float no longer holds every integer: the id could name another customer's account.
+        if number > 2**53:
+            raise InvalidInputError(field, f"{value!r} is too large to be exact as a float", f"{_PORTAL_FIX}, as text")
+    elif isinstance(value, str) and _ASCII_DIGITS.fullmatch(value.strip()):
+        digits = value.strip().lstrip("0") or "0"
+        # Checked on the text: int() refuses more than 4,300 digits with a bare ValueError.
+        number = int(digits) if len(digits) <= 19 else INT64_MAX + 1
+    else:
+        raise InvalidInputError(field, f"{shown(value)} is not an account id", _PORTAL_FIX)
+    if not 0 < number <= INT64_MAX:
+        raise InvalidInputError(field, f"{shown(value)} is outside 1..{INT64_MAX}", _PORTAL_FIX)
+    return str(number)
+
+
+def _whole_float(value: float, field: str, fix: str = _CHANNEL_FIX) -> int:
     if not math.isfinite(value):
-        raise InvalidInputError(
-            field, f"{value!r} is not a finite number (an empty cell of a float column?)", _CHANNEL_FIX
-        )
+        raise InvalidInputError(field, f"{value!r} is not a finite number (an empty cell of a float column?)", fix)
     if not value.is_integer():
         raise InvalidInputError(
             field,
-            f"{value!r} is not a number a channel id can be: it has a fractional part",
-            f"{_CHANNEL_FIX}; a whole float such as 1001.0 is accepted",
+            f"{value!r} is not a number an id can be: it has a fractional part",
+            f"{fix}; a whole float such as 1001.0 is accepted",
         )
     return int(value)
 

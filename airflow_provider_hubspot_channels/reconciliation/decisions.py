@@ -65,6 +65,11 @@ class Mode(str, Enum):
     STALE_ONLY = "stale_only"
 
 
+#: A message's identity: account (None: the connection's), channel, message id. One id in two accounts is two
+#: messages.
+MessageKey = tuple[str | None, int, str]
+
+
 @dataclass(frozen=True, slots=True)
 class Decision:
     """The plan for one input row.
@@ -78,6 +83,7 @@ class Decision:
     :param target: what HubSpot is to show, for ``WRITE``; else None.
     :param record: the (merged) record, None for invalid rows and explicit updates.
     :param thread_id: HubSpot's thread of the message, if known (verify by thread).
+    :param portal_id: the HubSpot account the message belongs to; None means the task connection's account.
     """
 
     index: int
@@ -89,6 +95,7 @@ class Decision:
     target: Target | None
     record: MessageRecord | None = None
     thread_id: str | None = None
+    portal_id: str | None = None
 
     @property
     def error_message(self) -> str | None:
@@ -139,11 +146,11 @@ def iter_plan(
     validate_template(carrier_template, field="carrier_error_message_template")
     records, invalid = parse_batch(raw_batch)
     # First pass: only the duplicate index. Merging needs every row before the first one can be decided.
-    merged: dict[tuple[int, str], MessageRecord] = {}
-    settled_by: dict[tuple[int, str], int] = {}
+    merged: dict[MessageKey, MessageRecord] = {}
+    settled_by: dict[MessageKey, int] = {}
     duplicate_of: dict[int, int] = {}
     for record in records:
-        key = (record.channel_id, record.message_id)
+        key = (record.portal_id, record.channel_id, record.message_id)
         first = merged.get(key)
         if first is None:
             merged[key] = record
@@ -172,8 +179,8 @@ class _Rules:
 def _decide_in_order(
     records: list[MessageRecord],
     invalid: list[InvalidRecord],
-    merged: dict[tuple[int, str], MessageRecord],
-    settled_by: dict[tuple[int, str], int],
+    merged: dict[MessageKey, MessageRecord],
+    settled_by: dict[MessageKey, int],
     duplicate_of: dict[int, int],
     rules: _Rules,
 ) -> Iterator[Decision]:
@@ -188,7 +195,7 @@ def _decide_in_order(
         if record.index in duplicate_of:
             yield _skip(record, Outcome.SKIPPED_DUPLICATE, f"duplicate of messages[{duplicate_of[record.index]}]")
             continue
-        key = (record.channel_id, record.message_id)
+        key = (record.portal_id, record.channel_id, record.message_id)
         try:
             decision = _decide(merged[key], rules, settled_by.get(key))
         except Exception as exc:
@@ -250,6 +257,7 @@ def _decide(record: MessageRecord, rules: _Rules, settled_by: int | None) -> Dec
         target=target,
         record=record,
         thread_id=record.thread_id if record.thread_id in rules.shared_threads else None,
+        portal_id=record.portal_id,
     )
 
 
@@ -264,6 +272,7 @@ def _skip(record: MessageRecord, outcome: Outcome, reason: str) -> Decision:
         target=None,
         record=record,
         thread_id=record.thread_id,
+        portal_id=record.portal_id,
     )
 
 

@@ -45,6 +45,7 @@ from airflow_provider_hubspot_channels.validation import (
     shown,
     validate_channel_id,
     validate_message_id,
+    validate_portal_id,
     validate_status_type,
 )
 
@@ -74,6 +75,8 @@ class MessageRecord:
     :param reported_status: what the bridge last reported to HubSpot (``SENT``, ``READ``, ``FAILED``), if known.
     :param receipt_at: when the carrier's receipt arrived, aware UTC, if known.
     :param thread_id: HubSpot's ``conversationsThreadId``, if known (verify by thread).
+    :param portal_id: the HubSpot account (``portalId``) the message belongs to, as decimal text; None means the
+        task connection's own account.
     """
 
     index: int
@@ -86,6 +89,7 @@ class MessageRecord:
     reported_status: str | None = None
     receipt_at: datetime | None = None
     thread_id: str | None = None
+    portal_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +123,7 @@ _CORE_KEYS = {
     "reported_status": "reportedStatus",
     "receipt_at": "receiptAt",
     "conversations_thread_id": "conversationsThreadId",
+    "portal_id": "portalId",
 }
 _CORE_NAMES = tuple(_CORE_KEYS)
 _KNOWN_BY_LETTERS = {name.replace("_", ""): name for name in (*_CORE_KEYS, *EXPLANATION_KEYS)}
@@ -167,6 +172,7 @@ def parse_record(raw: Mapping[str, Any], index: int) -> MessageRecord:
         reported_status=_lookup(core, "reported_status", prefix, _reported_status) or None,
         receipt_at=_lookup(core, "receipt_at", prefix, _created_at),
         thread_id=_lookup(core, "conversations_thread_id", prefix, _thread_id) or None,
+        portal_id=_lookup(core, "portal_id", prefix, _portal_id) or None,
     )
 
 
@@ -342,6 +348,12 @@ def _thread_id(value: Any, field_name: str) -> str:
     if text and len(text) <= 19 and text.isascii() and text.isdigit() and int(text) > 0:
         return text
     return ""
+
+
+def _portal_id(value: Any, field_name: str) -> str:
+    """HubSpot's account id (``portalId``: an int, or digits as text, as webhooks send it) as decimal text; blank is
+    absent (''). Anything else is refused: a record must never be written with another account's token."""
+    return validate_portal_id(value, field=field_name)
 
 
 def _delivery_status(value: Any, field_name: str) -> DeliveryStatus:

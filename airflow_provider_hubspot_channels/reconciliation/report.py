@@ -60,6 +60,7 @@ class MessageOutcome:
     :param attempts: HTTP requests made for this message.
     :param status_type: the status HubSpot is to show (the decision's target), if any.
     :param hubspot_status_after: what HubSpot shows after the run, when known (the store records it as reported).
+    :param portal_id: the HubSpot account of the message, when the record named one.
     """
 
     index: int
@@ -73,6 +74,7 @@ class MessageOutcome:
     attempts: int = 0
     status_type: str | None = None
     hubspot_status_after: str | None = None
+    portal_id: str | None = None
 
     def to_json(self) -> str:
         """One JSON Lines row (no newline), snake_case keys in field order, always encodable as UTF-8."""
@@ -91,6 +93,8 @@ class MessageOutcome:
                     "hubspot_status_after": self.hubspot_status_after,
                     "correlation_id": self.correlation_id,
                     "attempts": self.attempts,
+                    # Only when the record named its account: single-account reports stay as they were.
+                    **({"portal_id": self.portal_id} if self.portal_id is not None else {}),
                 },
                 ensure_ascii=False,
             )
@@ -111,6 +115,7 @@ def decision_outcome(decision: Decision) -> MessageOutcome:
         message_id=decision.message_id,
         outcome=decision.outcome,
         reason=decision.reason,
+        portal_id=decision.portal_id,
     )
 
 

@@ -151,6 +151,7 @@ def _outcome(decision: Decision, outcome: Outcome, reason: str, **fields: object
         message_id=decision.message_id,
         outcome=outcome,
         reason=reason,
+        portal_id=decision.portal_id,
         **fields,  # type: ignore[arg-type]
     )
 

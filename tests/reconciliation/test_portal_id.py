@@ -1,0 +1,66 @@
+"""Records name their HubSpot account (``portal_id``): parsed strictly, carried to the decision and the report row."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from airflow_provider_hubspot_channels.exceptions import InvalidInputError
+from airflow_provider_hubspot_channels.reconciliation import Mode, StalenessPolicy, decision_outcome, plan
+from airflow_provider_hubspot_channels.reconciliation.records import parse_batch, parse_record
+from airflow_provider_hubspot_channels.validation import validate_portal_id
+
+ROW = {"channel_id": 1001, "message_id": "m1", "created_at": "2026-11-01T10:00:00Z"}
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [(243842089, "243842089"), ("243842089", "243842089"), (" 0042 ", "42"), (7.0, "7"), ("", None), (None, None)],
+)
+def test_portal_id_in_any_form_webhooks_and_tables_give(given: object, expected: str | None) -> None:
+    assert parse_record({**ROW, "portalId": given}, 0).portal_id == expected
+
+
+@pytest.mark.parametrize("given", [True, 0, -5, "12a", "²", 1.5, 2**63, "9" * 30, 2.0**60, [1], {"a": 1}])
+def test_a_portal_id_that_is_no_account_id_makes_the_row_invalid(given: object) -> None:
+    records, invalid = parse_batch([{**ROW, "portal_id": given}])
+    assert not records
+    assert invalid[0].field == "messages[0].portal_id"
+    assert "portalId" in invalid[0].fix
+
+
+def test_two_spellings_that_disagree_are_refused() -> None:
+    _, invalid = parse_batch([{**ROW, "portal_id": 1, "portalId": "2"}])
+    assert invalid and "disagree" in invalid[0].problem
+
+
+def test_the_same_message_id_in_two_accounts_is_two_messages_and_the_report_names_the_account() -> None:
+    policy = StalenessPolicy(
+        stale_after=timedelta(minutes=15), reference_time=datetime(2026, 11, 2, tzinfo=timezone.utc)
+    )
+    rows = [{**ROW, "portal_id": 1}, {**ROW, "portal_id": 2}, {**ROW, "portal_id": 2}, {**ROW}]
+    decisions = plan(rows, policy, mode=Mode.TWO_WAY)
+    assert [d.portal_id for d in decisions] == ["1", "2", "2", None]
+    assert [d.outcome.value if d.outcome else "write" for d in decisions] == [
+        "write",
+        "write",
+        "skipped_duplicate",
+        "write",
+    ]
+    row = json.loads(decision_outcome(decisions[2]).to_json())
+    assert row["portal_id"] == "2"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.integers(), st.text(max_size=30), st.floats(allow_nan=True), st.booleans(), st.none()))
+def test_any_value_is_an_account_id_or_a_named_error(value: object) -> None:
+    try:
+        text = validate_portal_id(value)
+    except InvalidInputError as exc:
+        assert exc.field == "portal_id" and exc.fix
+        return
+    assert text == "" or (text.isascii() and text.isdigit() and not text.startswith("0") and int(text) < 2**63)
