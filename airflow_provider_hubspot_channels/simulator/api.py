@@ -15,8 +15,11 @@ Inbox path also under ``/conversations/v3/conversations``):
 * ``POST   /oauth/2026-03/token`` and ``/oauth/v1/token`` (refresh grant)
 
 Order of checks for an API call: route (404/405), bearer token (401), rate limit (429), scopes (403), path
-parameters, query and body (400), existence (404). No refusal changes state (a transition refused in strict
-mode is only noted in the inspection history). Assumptions where HubSpot is silent or differs:
+parameters, query and body (400), existence (404). The bearer token names the account: the rate limit, headers
+and data of that account answer, so another account's message or channel is 404 ``OBJECT_NOT_FOUND``, as for an
+id that does not exist (HubSpot does not reveal that another account has it). No refusal changes state (a
+transition refused in strict mode is only noted in the inspection history). Assumptions where HubSpot is silent
+or differs:
 
 * Any method a path does not serve (HEAD, OPTIONS, TRACE, PUT, ...) is 405 ``METHOD_NOT_ALLOWED`` in the
   ``Error`` shape with ``Allow`` listing the path's methods (the answer to HEAD without its body).
@@ -131,19 +134,25 @@ def handle(
         return _method_not_allowed(method, path, tuple(operations))
 
     auth = ctx.tokens.check(authorization)
-    if auth.status != "ok" or auth.token is None:
+    account = ctx.accounts.get(auth.token.hub_id) if auth.token is not None else None
+    if auth.status != "ok" or auth.token is None or account is None:
         if auth.status == "expired" and auth.token is not None and auth.token.expires_at is not None:
             minutes = max(0, math.floor((time.time() - auth.token.expires_at) / 60))
-            return error_reply(
+            reply = error_reply(
                 401,
                 "EXPIRED_AUTHENTICATION",
                 f"The OAuth token used to make this call expired {minutes} minute(s) ago.",
             )
+            reply.hub_id = auth.token.hub_id
+            return reply
         return error_reply(401, "INVALID_AUTHENTICATION", _NO_AUTH_MESSAGE)
 
-    decision = ctx.limiter.acquire()
+    # Each account has its own limit (HubSpot: per installed account), so one busy account never slows another.
+    decision = account.limiter.acquire()
     if not decision.allowed:
-        return rate_limit_reply(decision.policy or "TEN_SECONDLY_ROLLING", decision.headers)
+        reply = rate_limit_reply(decision.policy or "TEN_SECONDLY_ROLLING", decision.headers)
+        reply.hub_id = account.hub_id
+        return reply
 
     granted = auth.token.scopes
     if not any(scope in granted for scope in operation.scopes):
@@ -162,11 +171,12 @@ def handle(
         )
     else:
         try:
-            call = Call(ctx, path, match.groups(), parse_query(query_string), body)
+            call = Call(ctx, account, path, match.groups(), parse_query(query_string), body)
             reply = operation.endpoint(call)
         except Refusal as refusal:
             reply = refusal.reply
     reply.headers.extend(decision.headers)
+    reply.hub_id = account.hub_id
     return reply
 
 

@@ -27,7 +27,7 @@ ACCOUNTS_DEFAULT_LIMIT = 100
 
 
 def _channel(call: Call, channel_id: int) -> None:
-    if channel_id not in call.ctx.state.channels:
+    if channel_id not in call.state.channels:
         raise not_found(f"Channel {channel_id} not found")
 
 
@@ -44,7 +44,7 @@ def get_channel(call: Call) -> Reply:
     :param call: the call.
     """
     channel_id = int_param(call.params[0], "channelId", 32)
-    state = call.ctx.state
+    state = call.state
     with state.lock:
         channel = state.channels.get(channel_id)
         if channel is None:
@@ -62,7 +62,7 @@ def list_channel_accounts(call: Call) -> Reply:
     archived = bool_param(call.query, "archived", False)
     after_text = single(call.query, "after")
     after = int_param(after_text, "after", 64) if after_text else None
-    state = call.ctx.state
+    state = call.state
     with state.lock:
         _channel(call, channel_id)
         accounts = sorted(
@@ -86,7 +86,7 @@ def get_channel_account(call: Call) -> Reply:
     """
     channel_id = int_param(call.params[0], "channelId", 32)
     account_id = int_param(call.params[1], "channelAccountId", 64)
-    state = call.ctx.state
+    state = call.state
     with state.lock:
         _channel(call, channel_id)
         account = state.accounts.get(account_id)
@@ -106,7 +106,7 @@ def create_channel_account(call: Call) -> Reply:
     inbox_id = int_param(data["inboxId"], "inboxId", 32)
     ident = data.get("deliveryIdentifier")
     delivery = delivery_identifier(ident, "deliveryIdentifier") if ident is not None else None
-    state = call.ctx.state
+    state = call.state
     with state.lock:
         _channel(call, channel_id)
         if inbox_id not in state.inboxes:
@@ -166,7 +166,7 @@ def publish_message(call: Call) -> Reply:
     thread_key = optional_key(data, "integrationThreadId")
     idempotency = optional_key(data, "integrationIdempotencyId")
     account_id = int_param(data["channelAccountId"], "channelAccountId", 64)
-    state = call.ctx.state
+    state = call.state
     with state.lock:
         _channel(call, channel_id)
         account: ChannelAccount | None = state.accounts.get(account_id)
@@ -198,7 +198,7 @@ def get_message(call: Call) -> Reply:
     """
     channel_id = int_param(call.params[0], "channelId", 32)
     message_id = path_text(call.params[1], "messageId")
-    state = call.ctx.state
+    state = call.state
     with state.lock:
         _channel(call, channel_id)
         message = state.find_message(channel_id, message_id)
@@ -219,7 +219,7 @@ def patch_message(call: Call) -> Reply:
     require(data, schema, {"statusType": str})
     status_type = enum_value(data["statusType"], "statusType", PATCHABLE_STATUS_TYPES)
     error_message = optional_str(data, "errorMessage")
-    state = call.ctx.state
+    state = call.state
     with state.lock:
         _channel(call, channel_id)
         message = state.find_message(channel_id, message_id)

@@ -49,7 +49,7 @@ def list_threads(call: Call) -> Reply:
     limit = limit_param(query, THREADS_DEFAULT_LIMIT)
     archived = bool(bool_param(query, "archived", False))
     try:
-        results, next_after = call.ctx.state.list_threads(
+        results, next_after = call.state.list_threads(
             inbox_id=inbox_id,
             contact_id=contact_text,
             sort=sort,
@@ -76,7 +76,7 @@ def list_thread_messages(call: Call) -> Reply:
         raise validation_error(f"sort must be createdAt or -createdAt, got {sort!r}", where="sort", code="INVALID_ENUM")
     limit = limit_param(query, THREADS_DEFAULT_LIMIT)
     archived = bool_param(query, "archived", None)
-    state = call.ctx.state
+    state = call.state
     with state.lock:
         thread = state.threads.get(thread_id)
         if thread is None:

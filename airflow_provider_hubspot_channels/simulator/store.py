@@ -57,7 +57,7 @@ class SimulatorStore:
     def __init__(
         self,
         *,
-        seed: int = 0,
+        seed: int | str = 0,
         strict_transitions: bool = False,
         integration_app_id: int = DEFAULT_INTEGRATION_APP_ID,
     ) -> None:
