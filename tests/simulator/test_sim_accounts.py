@@ -304,3 +304,26 @@ def test_cli_serves_many_accounts_writes_records_and_credentials_and_summarises_
             process.kill()
         with contextlib.suppress(Exception):
             process.communicate(timeout=5)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    accounts=st.integers(1, 5),
+    per_account=st.integers(0, 15),
+    seed=st.integers(0, 2**31),
+    scenario=st.sampled_from(["reconciliation", "smoke", "two_way"]),
+)
+def test_any_seeding_gives_each_account_exactly_its_own_records(
+    accounts: int, per_account: int, seed: int, scenario: str
+) -> None:
+    sim = HubSpotSimulator(rate_limit=None)  # never started: seeding needs no server
+    records = sim.seed_accounts(accounts, per_account, seed=seed, scenario=scenario)
+    assert len(records) == accounts * per_account and len(sim.accounts()) == accounts
+    keys = {(r["portal_id"], r["message_id"]) for r in records}
+    assert len(keys) == len(records)
+    for account in sim.accounts():
+        own = {r["message_id"] for r in records if r["portal_id"] == str(account.hub_id)}
+        assert len(own) == per_account
+        stored = {m["id"] for m in account.list_messages() if m["direction"] == "OUTGOING"}
+        # Every outgoing message an account stores is one of its own records (not_found records are not stored).
+        assert stored <= own
