@@ -27,10 +27,12 @@ from .handler import SimulatorApp, SimulatorHandler
 from .metrics import Metrics, RequestLogEntry
 from .rate_limit import RateLimiter
 from .scenarios import DEFAULT_COUNTS
-from .state import SimulatorState
+from .state import FIRST_THREAD_ID, SimulatorState
 
 HOST = "127.0.0.1"
 DEFAULT_HUB_ID = 20260301
+#: Thread ids each account can generate before its range meets the next account's.
+THREAD_ID_RANGE = 100_000_000
 
 
 class SimulatorHTTPServer(ThreadingHTTPServer):
@@ -264,8 +266,13 @@ class HubSpotSimulator(AccountData):
                 raise ValueError(f"hub_id must be a positive portal id, got {hub_id}")
             if hub_id in self._accounts:
                 raise ValueError(f"account {hub_id} already exists")
-            # Ids and phone numbers differ per account, and stay reproducible for one seed.
-            state = SimulatorState(seed=f"{self.seed}:{hub_id}", strict_transitions=self._strict_transitions)
+            # Ids and phone numbers differ per account and stay reproducible for one seed; thread ids get a range
+            # per account (HubSpot's are unique across accounts), channel 1001 exists in each.
+            state = SimulatorState(
+                seed=f"{self.seed}:{hub_id}",
+                strict_transitions=self._strict_transitions,
+                first_thread_id=FIRST_THREAD_ID + len(self._accounts) * THREAD_ID_RANGE,
+            )
             return self._new_account(hub_id, state)
 
     def account(self, hub_id: int) -> SimulatedAccount:

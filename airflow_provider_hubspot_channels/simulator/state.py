@@ -79,6 +79,8 @@ class SimulatorState(SimulatorStore):
     :param seed: seed of generated ids and phone numbers.
     :param strict_transitions: refuse changes to messages whose status is READ or FAILED.
     :param integration_app_id: id of the integration app (``client.integrationAppId``).
+    :param first_thread_id: the first generated thread id (HubSpot's thread ids are unique across accounts, so
+        each account of the simulator starts its own range).
     """
 
     # ----------------------------------------------------------------------------------------------- seeding

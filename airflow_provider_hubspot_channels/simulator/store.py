@@ -52,6 +52,8 @@ class SimulatorStore:
     :param seed: seed of generated ids and phone numbers.
     :param strict_transitions: refuse changes to messages whose status is READ or FAILED.
     :param integration_app_id: id of the integration app (``client.integrationAppId``).
+    :param first_thread_id: the first generated thread id (HubSpot's thread ids are unique across accounts, so
+        each account of the simulator starts its own range).
     """
 
     def __init__(
@@ -60,6 +62,7 @@ class SimulatorStore:
         seed: int | str = 0,
         strict_transitions: bool = False,
         integration_app_id: int = DEFAULT_INTEGRATION_APP_ID,
+        first_thread_id: int = FIRST_THREAD_ID,
     ) -> None:
         self.lock = threading.RLock()
         self.strict_transitions = strict_transitions
@@ -75,7 +78,7 @@ class SimulatorStore:
         self._next_channel = DEFAULT_CHANNEL_ID
         self._next_inbox = DEFAULT_INBOX_ID
         self._next_account = DEFAULT_CHANNEL_ACCOUNT_ID
-        self._next_thread = FIRST_THREAD_ID
+        self._next_thread = first_thread_id
         self._next_contact = 9001
         self._seq = 0
 

@@ -327,3 +327,32 @@ def test_any_seeding_gives_each_account_exactly_its_own_records(
         stored = {m["id"] for m in account.list_messages() if m["direction"] == "OUTGOING"}
         # Every outgoing message an account stores is one of its own records (not_found records are not stored).
         assert stored <= own
+
+
+@pytest.mark.parametrize(
+    ("arguments", "named"),
+    [
+        (["--accounts", "0"], "--accounts"),
+        (["--messages-per-account", "-1"], "--messages-per-account"),
+        (["--messages-per-account", "2", "--count", "3"], "--count"),
+    ],
+)
+def test_cli_refuses_bad_account_options_naming_them(arguments: list[str], named: str) -> None:
+    result = subprocess.run([*CLI, *arguments], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and named in result.stderr
+
+
+def test_the_inbox_api_lists_only_the_token_accounts_threads(make_sim) -> None:
+    sim = make_sim(rate_limit=None)
+    other = sim.add_account()
+    mine = sim.add_message(CHANNEL, "a-1")
+    theirs = other.add_message(CHANNEL, "b-1")
+    for account, message, foreign in ((sim, mine, theirs), (other, theirs, mine)):
+        api = Api(sim, account.access_token)
+        try:
+            threads = api.get("/conversations/conversations/2026-09/threads", params={"inboxId": "3001"}).json()
+            assert [t["id"] for t in threads["results"]] == [message["conversationsThreadId"]]
+            path = f"/conversations/conversations/2026-09/threads/{foreign['conversationsThreadId']}/messages"
+            assert api.get(path).status_code == 404  # thread ids are unique across accounts, as on HubSpot
+        finally:
+            api.close()
