@@ -1,6 +1,6 @@
-"""The base of the simulated account's store: its collections, lock, id counters and the internals that keep
-threads, messages and their histories consistent. :class:`.state.SimulatorState` adds seeding and the API's
-operations on top.
+"""The base of the simulated account's store: its collections, lock and id counters, the API's write operations
+(status updates, publishing) and the internals that keep threads, messages and their histories consistent.
+:class:`.state.SimulatorState` adds seeding and listing on top.
 """
 
 from __future__ import annotations
@@ -18,11 +18,13 @@ from .entities import (
     DEFAULT_INBOX_ID,
     DEFAULT_INTEGRATION_APP_ID,
     FIRST_THREAD_ID,
+    TERMINAL_STATUS_TYPES,
     Channel,
     ChannelAccount,
     Inbox,
     Message,
     Thread,
+    TransitionRefused,
 )
 from .timefmt import iso, now_ms, to_ms
 
@@ -137,6 +139,101 @@ class SimulatorStore:
         :param message_id: the message id.
         """
         return self.messages.get((channel_id, message_id))
+
+    # ------------------------------------------------------------------------------- API write operations
+
+    def patch_status(self, message: Message, status_type: str, error_message: str | None, source: str = "api") -> None:
+        """Apply a status update, recording it.
+
+        :param message: the stored message.
+        :param status_type: ``SENT``, ``READ`` or ``FAILED``.
+        :param error_message: failure text (kept with FAILED only).
+        :param source: who changed it, for the history.
+        :raises TransitionRefused: strict mode and the message is READ or FAILED already.
+        """
+        with self.lock:
+            previous = message.status_type
+            kept_error = error_message if status_type == "FAILED" else None
+            if self.strict_transitions and previous in TERMINAL_STATUS_TYPES:
+                repeat = status_type == previous and (
+                    status_type != "FAILED" or kept_error is None or kept_error == message.error_message
+                )
+                if not repeat:
+                    self._record(message, status_type, kept_error, previous, source, False)
+                    raise TransitionRefused(previous, status_type)
+                self._record(message, status_type, message.error_message, previous, source, True)
+                return
+            message.status_type = status_type
+            message.error_message = kept_error
+            message.updated_at = max(now_ms(), message.created_at)
+            self._record(message, status_type, kept_error, previous, source, True)
+
+    def publish(
+        self,
+        channel_id: int,
+        account: ChannelAccount,
+        *,
+        direction: str,
+        text: str,
+        rich_text: str | None,
+        timestamp: int,
+        senders: list[dict[str, Any]],
+        recipients: list[dict[str, Any]],
+        integration_thread_id: str | None,
+        idempotency_id: str | None,
+    ) -> Message:
+        """Store a message published by the integration (``POST .../messages``); inputs already validated.
+
+        :param channel_id: the channel.
+        :param account: the channel account it goes through.
+        :param direction: ``INCOMING`` or ``OUTGOING``.
+        :param text: text.
+        :param rich_text: HTML text or None.
+        :param timestamp: epoch ms.
+        :param senders: ``ChannelIntegrationParticipant`` list.
+        :param recipients: ``ChannelIntegrationParticipant`` list.
+        :param integration_thread_id: the integrator's thread key, or None.
+        :param idempotency_id: the integrator's idempotency key, or None.
+        """
+        with self.lock:
+            if idempotency_id is not None:
+                existing = self._idempotency.get((channel_id, idempotency_id))
+                if existing is not None:
+                    return self.messages[(channel_id, existing)]
+            customers = senders if direction == "INCOMING" else recipients
+            counterpart = str(customers[0]["deliveryIdentifier"]["value"]) if customers else self._phone()
+            key = f"itid:{integration_thread_id}" if integration_thread_id is not None else counterpart
+            thread = self._thread_for(account, key, timestamp, counterpart=counterpart)
+
+            def public(participant: Mapping[str, Any], field_name: str, value: str) -> dict[str, Any]:
+                out: dict[str, Any] = {"deliveryIdentifier": dict(participant["deliveryIdentifier"]), field_name: value}
+                if participant.get("name") is not None:
+                    out["name"] = participant["name"]
+                if participant.get("senderActorId") is not None:
+                    out["actorId"] = participant["senderActorId"]
+                return out
+
+            message = Message(
+                type="MESSAGE",
+                id=self._hex_id(),
+                seq=0,
+                thread_id=thread.id,
+                created_at=timestamp,
+                updated_at=max(timestamp, now_ms()),
+                created_by=thread.visitor_actor if direction == "INCOMING" else f"I-{self.integration_app_id}",
+                client={"clientType": "INTEGRATION", "integrationAppId": self.integration_app_id},
+                senders=[public(p, "senderField", "FROM") for p in senders],
+                recipients=[public(p, "recipientField", "TO") for p in recipients],
+                text=text,
+                rich_text=rich_text,
+                channel_id=channel_id,
+                channel_account_id=account.id,
+                direction=direction,
+            )
+            self._append(thread, message)
+            if idempotency_id is not None:
+                self._idempotency[(channel_id, idempotency_id)] = message.id
+            return message
 
     # ------------------------------------------------------------------------------------------- internals
 
