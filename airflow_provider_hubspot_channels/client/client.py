@@ -172,8 +172,8 @@ class HubSpotChannelsClient(CustomChannelsApi, InboxApi):
         self.budget = RateBudget(max_requests=self.config.max_requests_per_10s, share=self.config.budget_share)
         #: What this client (every client of a shared transport) sent and waited for, for metrics: ``usage.snapshot()``.
         self.usage = self._transport.usage
-        self.retry_policy = retry_policy or RetryPolicy(
-            max_retries=self.config.max_retries, max_total_wait=self.config.max_retry_wait
+        self.retry_policy = retry_policy or self._transport.retry_policy_for(
+            self.config.max_retries, self.config.max_retry_wait
         )
 
     def __repr__(self) -> str:

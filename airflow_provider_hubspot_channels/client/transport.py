@@ -26,6 +26,7 @@ from requests.adapters import HTTPAdapter
 from urllib3 import HTTPConnectionPool
 from urllib3.connection import HTTPConnection, HTTPSConnection
 
+from airflow_provider_hubspot_channels.client.retry import RetryPolicy
 from airflow_provider_hubspot_channels.client.secrets import Redactor
 from airflow_provider_hubspot_channels.client.usage import UsageCounters
 
@@ -285,6 +286,7 @@ class SharedTransport:
         #: What every client on this transport sent and waited for: ``usage.snapshot()``.
         self.usage = UsageCounters()
         self._proxies: dict[str, dict[str, str]] = {}
+        self._retry_policies: dict[tuple[int, float], RetryPolicy] = {}
         session = requests.Session()
         # requests re-reads proxy and CA settings from the environment on every call (trust_env), a measurable share
         # of the client's CPU per request; read them once here instead (proxies once per base URL: proxies_for).
@@ -311,6 +313,21 @@ class SharedTransport:
         if proxies is None:
             proxies = self._proxies.setdefault(base_url, dict(requests.utils.get_environ_proxies(base_url)))
         return proxies
+
+    def retry_policy_for(self, max_retries: int, max_total_wait: float) -> RetryPolicy:
+        """One retry policy per setting, shared by the clients using it (its jitter generator is most of a client's
+        memory otherwise).
+
+        :param max_retries: retries of one call.
+        :param max_total_wait: seconds one call may wait between retries in total.
+        """
+        key = (max_retries, max_total_wait)
+        policy = self._retry_policies.get(key)
+        if policy is None:
+            policy = self._retry_policies.setdefault(
+                key, RetryPolicy(max_retries=max_retries, max_total_wait=max_total_wait)
+            )
+        return policy
 
     def close(self) -> None:
         """Close pooled connections and stop the deadline watchdog."""
