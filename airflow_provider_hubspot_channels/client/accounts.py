@@ -125,6 +125,7 @@ class MultiAccountClient:
         self._clients: dict[str, HubSpotChannelsClient | AccountCredentialsError] = {}
         self._building: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
+        self._default_lock = threading.Lock()
         self._stopped = False
         self._closed = False
 
@@ -208,11 +209,13 @@ class MultiAccountClient:
                 "the record names no portal_id and this task has no default account",
                 "give every record its portal_id",
             )
-        with self._lock:
+        with self._default_lock:  # its own lock: reading a connection must not hold up other accounts
             if self._default is None:
-                self._default = source(self._transport)
-                if self._stopped:
-                    self._default.stop()
+                built = source(self._transport)
+                with self._lock:
+                    self._default = built
+                    if self._stopped:
+                        built.stop()
             return self._default
 
     def _built(self) -> list[HubSpotChannelsClient]:
