@@ -35,6 +35,7 @@ from airflow_provider_hubspot_channels.client.accounts import (
     MultiAccountClient,
 )
 from airflow_provider_hubspot_channels.simulator import HubSpotSimulator
+from tests.client._servers import ScriptedServer, json_reply
 
 HUB_IDS = (111, 222, 333)
 
@@ -374,3 +375,46 @@ def test_property_credentials_never_show_a_secret(secret, oauth_mode):
 
     # The text does not depend on the secret at all.
     assert repr(creds(secret)) == repr(creds("other-secret")) and str(creds(secret)) == str(creds("other-secret"))
+
+
+def test_accounts_sharing_one_base_url_each_send_their_own_token():
+    # One origin for every account, as HubSpot's api.hubapi.com: the token answer names the account of each refresh
+    # token (rt-<portal>-...), and the API records which account's token each request carried.
+    seen: list[tuple[str, str]] = []
+    lock = threading.Lock()
+
+    def answer(method: str, path: str, headers: dict[str, str], body: bytes):
+        if path.startswith("/oauth/"):
+            form = dict(pair.split("=", 1) for pair in body.decode().split("&"))
+            portal = form["refresh_token"].split("-")[1]
+            return json_reply(200, {"access_token": f"at-{portal}-{secrets.token_hex(8)}", "hub_id": portal})
+        with lock:
+            seen.append((headers["authorization"].split("-")[1], path))
+        return json_reply(200, {"id": path.rsplit("/", 1)[1], "status": {"statusType": "SENT"}})
+
+    with ScriptedServer(answer) as server:
+        creds = {
+            portal: AccountCredentials(
+                config=config(server.base_url),
+                client_id="app",
+                client_secret="app-secret-0123456789",
+                refresh_token=f"rt-{portal}-{secrets.token_hex(8)}",
+            )
+            for portal in ("111", "222", "333")
+        }
+        with MultiAccountClient(credentials=creds.__getitem__, pool_size=2) as clients:
+            threads = [
+                threading.Thread(
+                    target=lambda p=portal, n=n: clients.client_for(p).update_message_status(1001, f"m-{p}-{n}", "SENT")
+                )
+                for portal in creds
+                for n in range(4)
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(30)
+            adapter = clients.client_for("111").session.get_adapter(server.base_url)
+            assert len(adapter._pools) == 1  # one pool for every account of the origin
+    assert len(seen) == 12
+    assert all(path.endswith(f"/m-{portal}-{path[-1]}") for portal, path in seen)
