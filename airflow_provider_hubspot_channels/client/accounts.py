@@ -172,6 +172,13 @@ class MultiAccountClient:
             found = self._credentials(portal_id)
             if not isinstance(found, AccountCredentials):
                 raise TypeError(f"the credentials lookup returned {type(found).__name__}, not AccountCredentials")
+            if found.access_token:
+                log.warning(
+                    "HubSpot account %s uses a static access token: no token answer names its account, so it cannot "
+                    "be checked to belong to account %s (OAuth refresh credentials are checked)",
+                    portal_id,
+                    portal_id,
+                )
             return HubSpotChannelsClient(
                 config=found.config,
                 access_token=found.access_token,
