@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import string
 import threading
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
 
 from airflow_provider_hubspot_channels.client import InvalidInputError
 from airflow_provider_hubspot_channels.client.accounts import AccountCredentials, AccountCredentialsError
@@ -30,6 +31,7 @@ from airflow_provider_hubspot_channels.hooks.hubspot import (
 from airflow_provider_hubspot_channels.hooks.rotation import newest_refresh_token, store_rotated_refresh_token
 
 PORTAL_FIELD = "portal_id"
+T = TypeVar("T")
 
 
 class CredentialSource(Protocol):
@@ -170,6 +172,7 @@ class RefreshTokensFromSql:
         self._lock = threading.Lock()
         self._app: tuple[ClientConfig, str, str] | None = None
         self._db: Any = None
+        self._failures: dict[str, InvalidInputError] = {}
         self._configured: dict[str, str] = {}
 
     def __repr__(self) -> str:
@@ -183,39 +186,52 @@ class RefreshTokensFromSql:
         return f"{self.sql_conn_id}__{portal_id}"
 
     def _app_settings(self) -> tuple[ClientConfig, str, str]:
-        from airflow.sdk import BaseHook
-
         with self._lock:
             if self._app is None:
-                conn = BaseHook.get_connection(self.app_conn_id)
-                mask_connection_secrets(conn)
-                extras = conn.extra_dejson
-                where = f"connection '{self.app_conn_id}' field"
-                try:
-                    config = config_from_connection(host=conn.host, port=conn.port, extras=extras)
-                    client_id = validate_secret(extras.get("client_id"), field=f"{where} client_id")
-                    client_secret = validate_secret(extras.get("client_secret"), field=f"{where} client_secret")
-                except InvalidInputError as exc:
-                    raise InvalidInputError(
-                        exc.field, exc.problem, f"{exc.fix} (refresh tokens from SQL need the app's id and secret)"
-                    ) from None
-                self._app = (config, client_id, client_secret)
+                self._app = self._read_once("app", self._read_app)
             return self._app
 
-    def _hook(self) -> Any:
-        from airflow.sdk import BaseHook
+    def _read_app(self) -> tuple[ClientConfig, str, str]:
+        conn = _get_connection(self.app_conn_id, field="hubspot_conn_id", kind="hubspot_channels (the app's)")
+        mask_connection_secrets(conn)
+        extras = conn.extra_dejson
+        where = f"connection '{self.app_conn_id}' field"
+        try:
+            config = config_from_connection(host=conn.host, port=conn.port, extras=extras)
+            client_id = validate_secret(_text(extras.get("client_id")), field=f"{where} client_id")
+            client_secret = validate_secret(_text(extras.get("client_secret")), field=f"{where} client_secret")
+        except InvalidInputError as exc:
+            raise InvalidInputError(
+                exc.field, exc.problem, f"{exc.fix} (refresh tokens from SQL need the app's id and secret)"
+            ) from None
+        return config, client_id, client_secret
 
+    def _hook(self) -> Any:
         with self._lock:
             if self._db is None:
-                hook = BaseHook.get_connection(self.sql_conn_id).get_hook()  # type: ignore[no-untyped-call]
-                if not callable(getattr(hook, "get_first", None)):
-                    raise InvalidInputError(
-                        "refresh_tokens_sql_conn_id",
-                        f"connection {self.sql_conn_id!r} has a {type(hook).__name__}, not a common.sql hook",
-                        "use a connection of a SQL database (Postgres, MySQL, SQLite, ...)",
-                    )
-                self._db = hook
+                self._db = self._read_once("db", self._read_hook)
             return self._db
+
+    def _read_hook(self) -> Any:
+        conn = _get_connection(self.sql_conn_id, field="refresh_tokens_sql_conn_id", kind="SQL database")
+        hook = conn.get_hook()
+        if not callable(getattr(hook, "get_first", None)):
+            raise InvalidInputError(
+                "refresh_tokens_sql_conn_id",
+                f"connection {self.sql_conn_id!r} has a {type(hook).__name__}, not a common.sql hook",
+                "use a connection of a SQL database (Postgres, MySQL, SQLite, ...)",
+            )
+        return hook
+
+    def _read_once(self, what: str, read: Callable[[], T]) -> T:
+        """``read()``, or the error it ended with the first time: a setup every account shares is read once."""
+        failed = self._failures.get(what)
+        if failed is None:
+            try:
+                return read()
+            except InvalidInputError as exc:
+                failed = self._failures[what] = exc
+        raise InvalidInputError(failed.field, failed.problem, failed.fix)
 
     def __call__(self, portal_id: str) -> AccountCredentials:
         """Query the account's refresh token (masked at once) and pair it with the app's id and secret.
@@ -277,6 +293,23 @@ class NoAccountCredentials:
         :param portal_id: the account.
         :param refresh_token: the new refresh token.
         """
+
+
+def _get_connection(conn_id: str, *, field: str, kind: str) -> Any:
+    """An Airflow connection; a missing one is an :class:`InvalidInputError` naming the argument and the id."""
+    from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        return BaseHook.get_connection(conn_id)
+    except AirflowNotFoundException:
+        raise InvalidInputError(
+            field, f"there is no Airflow connection {conn_id!r}", f"create it: the {kind} connection"
+        ) from None
+
+
+def _text(value: object) -> object:
+    return value.strip() or None if isinstance(value, str) else value
 
 
 def connection_per_account(pattern: str) -> ConnectionPerAccount:

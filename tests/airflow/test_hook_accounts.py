@@ -192,3 +192,29 @@ def test_property_a_pattern_is_accepted_only_if_it_yields_one_connection_per_acc
         return
     first, second = accepted.format(portal_id="111"), accepted.format(portal_id="222")
     assert first != second and "111" in first and "222" in second
+
+
+SQL_ARGS = {
+    "refresh_tokens_sql_conn_id": "refresh_tokens",
+    "refresh_tokens_sql": "SELECT t FROM x WHERE p = :portal_id",
+}
+
+
+def test_refresh_tokens_from_sql_need_the_apps_id_and_secret(simulator, monkeypatch):
+    # The app connection has a static token only: no client id and secret to pair with the table's refresh tokens.
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_HUBSPOT_CHANNELS_DEFAULT", connection_json(simulator.base_url, password=simulator.access_token)
+    )
+    with HubSpotChannelsHook(**SQL_ARGS) as hook:
+        for portal in ("111", "222"):
+            with pytest.raises(AccountCredentialsError) as caught:
+                hook.clients.client_for(portal)
+            assert "client_id" in str(caught.value) and "app's id and secret" in str(caught.value)
+    assert simulator.request_log == []
+
+
+def test_refresh_tokens_from_sql_without_the_app_connection_say_which(monkeypatch):
+    monkeypatch.delenv("AIRFLOW_CONN_HUBSPOT_CHANNELS_DEFAULT", raising=False)
+    with HubSpotChannelsHook(**SQL_ARGS) as hook, pytest.raises(AccountCredentialsError) as caught:
+        hook.clients.client_for("111")
+    assert "hubspot_channels_default" in str(caught.value)
