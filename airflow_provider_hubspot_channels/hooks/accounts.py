@@ -214,7 +214,15 @@ class RefreshTokensFromSql:
 
     def _read_hook(self) -> Any:
         conn = _get_connection(self.sql_conn_id, field="refresh_tokens_sql_conn_id", kind="SQL database")
-        hook = conn.get_hook()
+        try:
+            hook = conn.get_hook()
+        except Exception as exc:  # no provider for its type: Airflow says "Unknown hook type"
+            raise InvalidInputError(
+                "refresh_tokens_sql_conn_id",
+                f"Airflow has no hook for connection {self.sql_conn_id!r} of type {conn.conn_type!r} "
+                f"({type(exc).__name__})",
+                "install the Airflow provider of that database (e.g. apache-airflow-providers-postgres) on the workers",
+            ) from None
         if not callable(getattr(hook, "get_first", None)):
             raise InvalidInputError(
                 "refresh_tokens_sql_conn_id",

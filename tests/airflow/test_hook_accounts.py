@@ -218,3 +218,15 @@ def test_refresh_tokens_from_sql_without_the_app_connection_say_which(monkeypatc
     with HubSpotChannelsHook(**SQL_ARGS) as hook, pytest.raises(AccountCredentialsError) as caught:
         hook.clients.client_for("111")
     assert "hubspot_channels_default" in str(caught.value)
+
+
+def test_refresh_tokens_from_a_connection_without_a_sql_hook_say_what_to_install(simulator, monkeypatch):
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_HUBSPOT_CHANNELS_DEFAULT",
+        connection_json(simulator.base_url, client_id=simulator.client_id, client_secret=simulator.client_secret),
+    )
+    monkeypatch.setenv("AIRFLOW_CONN_REFRESH_TOKENS", '{"conn_type": "no_such_database", "host": "x"}')
+    with HubSpotChannelsHook(**SQL_ARGS) as hook, pytest.raises(AccountCredentialsError) as caught:
+        hook.clients.client_for("111")
+    assert "refresh_tokens_sql_conn_id" in str(caught.value) and "install the Airflow provider" in str(caught.value)
+    assert simulator.request_log == []
