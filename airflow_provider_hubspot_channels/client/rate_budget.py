@@ -178,8 +178,8 @@ class RateBudget:
         left_since = self._expired - self._expired_at_obs
         return self._remaining - self._in_flight_at_obs - sent_since + left_since
 
-    def _wait_needed(self, now: float) -> float:
-        """Seconds until a slot may be granted (0: now)."""
+    def _wait_needed(self, now: float, *, spend_probe: bool = True) -> float:
+        """Seconds until a slot may be granted (0: now); ``spend_probe=False`` asks without using up a probe."""
         wait = self._blocked_until - now
         if len(self._sent) >= self._window_limit():
             wait = max(wait, self._sent[0] + self._interval - now)
@@ -194,7 +194,8 @@ class RateBudget:
             since = now - max(self._observed_at, self._probed_at)
             if since < probe_every:
                 return max(probe_every - since, 0.001)
-            self._probed_at = now
+            if spend_probe:
+                self._probed_at = now
         return max(wait, 0.0)
 
     def _take(self) -> float:
@@ -212,6 +213,18 @@ class RateBudget:
             self._granted += 1
             return 0.0
         return wait
+
+    def ready(self) -> bool:
+        """Whether a slot is free right now, without taking it: a scheduler's hint (another thread may take it
+        first), so that a busy account's request does not hold a thread that another account could use."""
+        with self._cond:
+            if self._stopped:
+                return False
+            now = self._clock()
+            # Expiring and refilling only bring the state up to now: the same as the next take would do.
+            self._expire(now)
+            self._refill(now)
+            return self._wait_needed(now, spend_probe=False) == 0.0
 
     def try_acquire(self) -> bool:
         """Take a slot if one is free right now, without waiting; False otherwise (or after ``stop()``)."""
