@@ -197,7 +197,7 @@ def run_batch(
             # Built before the threads share it.
             client: MessageStatusClient = OfflineClient() if offline else hook.get_conn()
             usage_counters = None if offline else hook.get_conn().usage
-            reader = None if offline else StatusLookup(hook.get_conn(), by_thread=verify_by_thread)
+            readers = None if offline else (lambda account: StatusLookup(account, by_thread=verify_by_thread))
             with open_report(report_path, progress.kept_lines()) as handle:
 
                 def sink(outcome: MessageOutcome) -> None:
@@ -215,7 +215,7 @@ def run_batch(
                     dry_run=dry_run,
                     max_concurrency=max_concurrency,
                     stop=stop,
-                    reader=reader,
+                    readers=readers,
                 )
     finally:
         if result is None:
