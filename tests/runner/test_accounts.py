@@ -96,7 +96,7 @@ def records(sims: dict[str, HubSpotSimulator], per_account: int, *, interleave: 
 
 
 def run(batch: list[dict[str, Any]], router: Router, **kwargs: Any) -> tuple[RunResult, list[Any], RunReport]:
-    report, rows = RunReport(), []
+    report, rows = RunReport(), list[Any]()
     kwargs.setdefault("max_concurrency", 4)
     try:
         result = run_plan(iter_plan(batch, POLICY), router, report=report, sink=rows.append, **kwargs)
@@ -174,11 +174,11 @@ def test_one_busy_account_does_not_hold_the_threads_the_others_could_use(account
     assert result.stopped_reason is None and report.counts[Outcome.MARKED_FAILED.value] == 30
 
     def finished(portal: str) -> float:
-        return max(entry.time for entry in sims[portal].request_log) - started
+        return float(max(entry.time for entry in sims[portal].request_log) - started)
 
     def rate(portal: str) -> float:
         log = sims[portal].request_log
-        return len(log) / max(0.001, max(e.time for e in log) - min(e.time for e in log))
+        return float(len(log) / max(0.001, max(e.time for e in log) - min(e.time for e in log)))
 
     # The free accounts finish while the busy one still paces (about 9 s for 20 requests at 2/s after a small
     # burst), at many times its rate: no thread waited for 401 while 402 or 403 had work.
