@@ -420,7 +420,7 @@ class _BatchRun:
             self.record(replace(attempt.outcome, reason=f"account {label}: {attempt.outcome.reason}"))
             if account.state != "stopped":
                 account.state, account.error = "stopped", error
-                account.reason = f"not attempted, account {label}: {_account_stop_reason(error, self.client.redact)}"
+                account.reason = f"not attempted, account {label}: {account_stop_reason(error, self.client.redact)}"
                 self.stopped_accounts[key] = error
                 for decision in self.scheduler.drop(key):
                     self.record(_outcome(decision, Outcome.NOT_ATTEMPTED, account.reason))
@@ -447,7 +447,7 @@ class _BatchRun:
             return
         if all(account.state == "stopped" for account in self.scheduler.accounts.values()):
             self.stopping_error = next(iter(self.stopped_accounts.values()))
-            first = _account_stop_reason(self.stopping_error, self.client.redact)
+            first = account_stop_reason(self.stopping_error, self.client.redact)
             self.stopped_reason = f"stopped: every account stopped (first: {first})"
 
     def work(self, *, first_only: bool = False) -> None:
@@ -591,8 +591,12 @@ def _ready(account: Account) -> bool:
     return True if ready is None else bool(ready())
 
 
-def _account_stop_reason(exc: HubSpotChannelsError, redact: Callable[[str], str]) -> str:
-    """Why an account's rows were not attempted, and what fixes it (the error's text is redacted)."""
+def account_stop_reason(exc: HubSpotChannelsError, redact: Callable[[str], str]) -> str:
+    """Why an account stopped and what fixes it, e.g. ``stopped: ...; renew this account's token ...``.
+
+    :param exc: the error that stopped it.
+    :param redact: removes secrets from the error's text.
+    """
     if isinstance(exc, HubSpotDailyLimitError):
         return f"{_stop_reason(exc)}; run again after the reset"
     if isinstance(exc, HubSpotPermissionError):
