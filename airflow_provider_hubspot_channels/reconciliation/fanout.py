@@ -21,10 +21,11 @@ two tasks serving one account would share (and fight over) one account's limit. 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from airflow_provider_hubspot_channels.exceptions import InvalidInputError
+from airflow_provider_hubspot_channels.reconciliation.records import _rows as batch_rows
 from airflow_provider_hubspot_channels.reconciliation.records import parse_record, snake_case
 from airflow_provider_hubspot_channels.validation import validate_portal_id
 
@@ -36,12 +37,11 @@ PLACEMENTS: tuple[str, ...] = ("balanced", "stable")
 CONNECTION_ACCOUNT = "connection"
 
 
-def split_by_account(
-    messages: Sequence[Any], *, groups: int, placement: Placement = "balanced"
-) -> list[dict[str, list[Any]]]:
+def split_by_account(messages: Any, *, groups: int, placement: Placement = "balanced") -> list[dict[str, list[Any]]]:
     """Split rows into at most ``groups`` groups of whole accounts, as ``[{"messages": [...]}, ...]``.
 
-    :param messages: the batch's rows (dicts as the operators take them), in input order.
+    :param messages: the batch's rows (dicts as the operators take them), in input order: a list (or other
+        sequence, such as Airflow's lazy XCom one) or a JSON string of one.
     :param groups: the most groups wanted (1..1024). ``balanced`` returns no empty group (fewer groups when there
         are fewer accounts); ``stable`` returns exactly ``groups`` lanes, some maybe empty, so lane ``k`` is always
         the same static task.
@@ -52,7 +52,7 @@ def split_by_account(
         raise InvalidInputError("placement", f"{placement!r} is not a placement", "use 'balanced' or 'stable'")
     accounts: dict[str, list[Any]] = {}
     costs: dict[str, int] = {}
-    for index, row in enumerate(messages):
+    for index, row in enumerate(batch_rows(messages)):
         key, cost = _account_and_cost(row, index)
         accounts.setdefault(key, []).append(row)
         costs[key] = costs.get(key, 0) + cost
