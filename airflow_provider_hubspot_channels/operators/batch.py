@@ -323,12 +323,14 @@ def _raise_for(
     conn_id = task.hubspot_conn_id
     counts, examples = summary["counts"], summary["examples"]
     prefix = f"HubSpot connection '{conn_id}': "
-    if result.stopping_error is not None:
+    # Every account of a multi-account batch stopped: named per account below, like a partial stop.
+    every_account = any(result.stopping_error is error for error in result.stopped_accounts.values())
+    if result.stopping_error is not None and not every_account:
         raise airflow_error(
             result.stopping_error, conn_id=conn_id, policy_decides=retry_policy_decides_daily_limit(task)
         )
     errors, not_attempted = counts[Outcome.ERROR.value], counts[Outcome.NOT_ATTEMPTED.value]
-    if result.stopped_reason and (errors or not_attempted):
+    if result.stopped_reason and (errors or not_attempted) and not every_account:
         # An unfinished batch (killed, or HubSpot stopped answering) must not end as a success. HubSpot down (no
         # answer or 5xx, not 429s) is a class of its own, which a retry policy retries later (retry_policy.py).
         unavailable = result.hubspot_down and not task._killed

@@ -136,3 +136,12 @@ def test_a_multi_account_batch_that_succeeds_counts_its_accounts(accounts: dict[
     served = {p: s for p, s in accounts.items() if p != "703"}
     summary = reconcile(messages=stale_records(served, 4), account_conn_pattern=PATTERN).execute(CONTEXT)
     assert summary["accounts"] == 2 and summary["counts"]["marked_failed"] == 8
+
+
+@needs_account_hook
+def test_a_batch_whose_every_account_stopped_fails_at_once_naming_them(
+    accounts: dict[str, HubSpotSimulator],
+) -> None:
+    only = {"703": accounts["703"]}
+    with pytest.raises(AirflowFailException, match="703"):
+        reconcile(messages=stale_records(only, 2), account_conn_pattern=PATTERN).execute(CONTEXT)
