@@ -9,6 +9,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from airflow_provider_hubspot_channels.exceptions import InvalidInputError
 from airflow_provider_hubspot_channels.sqlite_store import (
     ADDED_COLUMNS,
     connect,
@@ -20,6 +24,7 @@ from airflow_provider_hubspot_channels.sqlite_store import (
     record_receipt,
 )
 from airflow_provider_hubspot_channels.store_cli import main
+from airflow_provider_hubspot_channels.validation import validate_portal_id
 
 UNTIL = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
 CREATED = "2026-11-24T10:00:00+00:00"
@@ -100,3 +105,26 @@ def test_the_cli_asks_which_account_when_two_have_the_message(tmp_path: Path, ca
         "5": "pending",
         "6": "delivered",
     }
+
+
+portals = st.one_of(st.none(), st.integers(1, 4), st.sampled_from(["2", " 03", "", "x", 0, True, 2**63]))
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(portals, st.sampled_from(["m1", "m2"])), max_size=12))
+def test_any_account_ids_either_refuse_the_batch_naming_the_row_or_key_one_row_per_account(
+    tmp_path: Path, rows: list[tuple[Any, str]]
+) -> None:
+    store = tmp_path / f"store-{abs(hash(repr(rows)))}.sqlite"
+    batch = [webhook(message_id, portal) for portal, message_id in rows]
+    try:
+        added = insert_records(store, batch)
+    except InvalidInputError as exc:
+        index = int(exc.field[len("records[") :].split("]")[0])
+        assert exc.field == f"records[{index}].portal_id"
+        assert not store.exists() or not message_rows(store, "m1") + message_rows(store, "m2")  # all or nothing
+        return
+    keys = {(validate_portal_id(p) if p is not None else "", m) for p, m in rows}
+    assert added == len(keys)
+    stored = {(r.get("portal_id", ""), r["message_id"]) for m in ("m1", "m2") for r in message_rows(store, m)}
+    assert stored == keys
