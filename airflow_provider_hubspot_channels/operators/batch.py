@@ -38,12 +38,12 @@ from airflow_provider_hubspot_channels.reconciliation import (
 from airflow_provider_hubspot_channels.runner import progress as resume_progress
 from airflow_provider_hubspot_channels.runner.accounts import AccountRouter
 from airflow_provider_hubspot_channels.runner.lookup import StatusLookup
+from airflow_provider_hubspot_channels.runner.reasons import account_stop_reason
 from airflow_provider_hubspot_channels.runner.reconcile import (
     MessageReader,
     MessageStatusClient,
     OfflineClient,
     RunResult,
-    account_stop_reason,
     run_plan,
 )
 

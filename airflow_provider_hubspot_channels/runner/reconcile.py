@@ -19,6 +19,12 @@ would fail the same way: no retry storm), :data:`NO_ANSWER_LIMIT` messages in a 
 through every retry (HubSpot is down or hung: the task's time stays bounded), and ``stop`` (``on_kill``).
 A worker checks the stop before each message, so no request starts after the batch stopped; and the batch fans
 out only after its first message came back, so a refused credential costs one request, not one per thread.
+
+Many accounts (``client`` is an :class:`~.accounts.AccountRouter`): each row goes to its account's client, and the
+errors above that concern one account (daily limit, refused token or scope, missing credentials) stop only that
+account: its remaining rows are ``not_attempted`` naming it and the fix, and :attr:`RunResult.stopped_accounts`
+lists it. HubSpot down and setup errors still stop the batch. The first message goes alone per account, and workers
+prefer accounts that can send now (:mod:`.accounts`).
 """
 
 from __future__ import annotations
@@ -55,7 +61,6 @@ from airflow_provider_hubspot_channels.reconciliation import (
     write_outcome,
 )
 from airflow_provider_hubspot_channels.runner.accounts import (
-    Account,
     AccountRouter,
     Readers,
     Scheduler,
@@ -63,6 +68,7 @@ from airflow_provider_hubspot_channels.runner.accounts import (
     as_router,
     window_size,
 )
+from airflow_provider_hubspot_channels.runner.reasons import account_stop_reason, ready, stop_reason
 from airflow_provider_hubspot_channels.validation import StatusUpdate
 
 if TYPE_CHECKING:
@@ -262,9 +268,9 @@ def _attempt(
     except BATCH_STOPPING_ERRORS as exc:
         correlation = exc.details.correlation_id
         if writing and exc.unanswered:
-            reason = f"{_stop_reason(exc)}; {maybe_written_note(target.status_type)}"
+            reason = f"{stop_reason(exc)}; {maybe_written_note(target.status_type)}"
             return _Attempt(row(Outcome.ERROR, reason, correlation_id=correlation), stopping_error=exc)
-        return _Attempt(row(Outcome.NOT_ATTEMPTED, _stop_reason(exc), correlation_id=correlation), stopping_error=exc)
+        return _Attempt(row(Outcome.NOT_ATTEMPTED, stop_reason(exc), correlation_id=correlation), stopping_error=exc)
     except NO_ANSWER_ERRORS as exc:
         correlation = exc.correlation_id if isinstance(exc, HubSpotApiError) else None
         note = f"; {maybe_written_note(target.status_type)}" if writing and exc.unanswered else ""
@@ -386,7 +392,7 @@ class _BatchRun:
                 self.scheduler.fill(self.admit)  # records every remaining row as not_attempted
                 return None
             self.scheduler.fill(self.admit)
-            chosen = self.scheduler.pick(_ready)
+            chosen = self.scheduler.pick(ready)
             if chosen is not None or self.scheduler.done:
                 return chosen
             # Every decision in the window waits for its account's first message: one of them settles soon.
@@ -427,7 +433,7 @@ class _BatchRun:
             return
         if error is not None:
             self.stopping_error = self.stopping_error or error
-            self.stop_with(_stop_reason(error))
+            self.stop_with(stop_reason(error))
         elif attempt.no_answer:
             self.no_answer += 1
             self.busy = self.busy or attempt.busy
@@ -582,41 +588,3 @@ def _drive(run: _BatchRun, max_concurrency: int) -> BaseException | None:
         except BaseException as exc:  # raised in this (the main) thread only: timeout, Ctrl-C
             interrupt = interrupt or exc
             run.interrupted(exc)
-
-
-def _ready(account: Account) -> bool:
-    """Whether an open account's client can send now (a client without a budget always can)."""
-    budget = getattr(account.client, "budget", None)
-    ready = getattr(budget, "ready", None)
-    return True if ready is None else bool(ready())
-
-
-def account_stop_reason(exc: HubSpotChannelsError, redact: Callable[[str], str]) -> str:
-    """Why an account stopped and what fixes it, e.g. ``stopped: ...; renew this account's token ...``.
-
-    :param exc: the error that stopped it.
-    :param redact: removes secrets from the error's text.
-    """
-    if isinstance(exc, HubSpotDailyLimitError):
-        return f"{_stop_reason(exc)}; run again after the reset"
-    if isinstance(exc, HubSpotPermissionError):
-        return f"{_stop_reason(exc)}; reinstall the app in this account with the scopes it lacks ({redact(str(exc))})"
-    if isinstance(exc, HubSpotTokenRefreshError):
-        return (
-            f"stopped: its OAuth refresh was refused ({redact(str(exc))}); check this account's refresh token (the "
-            "app may have been uninstalled there)"
-        )
-    if isinstance(exc, HubSpotAuthenticationError):
-        return f"{_stop_reason(exc)}; renew this account's token (its connection or refresh token)"
-    # Missing or unreadable credentials: the error names the connection or query and the fix itself.
-    return f"stopped: {redact(str(exc))}"
-
-
-def _stop_reason(exc: HubSpotChannelsError) -> str:
-    if isinstance(exc, HubSpotDailyLimitError):
-        return "stopped: HubSpot's daily request limit is reached"
-    if isinstance(exc, HubSpotPermissionError):
-        return "stopped: the token lacks a required scope"
-    if isinstance(exc, HubSpotConnectionError):
-        return f"stopped: HubSpot cannot be reached as configured ({exc})"
-    return "stopped: HubSpot refused the credentials"
