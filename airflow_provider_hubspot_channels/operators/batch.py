@@ -219,8 +219,8 @@ def run_batch(
             elif multi:
                 # Each account's client is built when its first row comes. (The ignores go once the hook's
                 # per-account clients are merged.)
-                client = hook.clients  # type: ignore[attr-defined]
-                usage_counters = hook.clients.usage  # type: ignore[attr-defined]
+                client = hook.clients
+                usage_counters = hook.clients.usage
             else:
                 client = hook.get_conn()
                 usage_counters = hook.get_conn().usage

@@ -3,7 +3,6 @@ Airflow connection per account, one simulator per account) that fails naming the
 
 from __future__ import annotations
 
-import inspect
 import json
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -12,7 +11,6 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_hubspot_channels.hooks.hubspot import HubSpotChannelsHook
 from airflow_provider_hubspot_channels.operators.batch import MAX_CONCURRENCY
 from airflow_provider_hubspot_channels.operators.errors import AirflowFailException
 from airflow_provider_hubspot_channels.operators.messages import UpdateMessageStatusOperator
@@ -22,11 +20,6 @@ from airflow_provider_hubspot_channels.simulator import HubSpotSimulator
 END = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
 CONTEXT = {"data_interval_start": END - timedelta(minutes=15), "data_interval_end": END, "logical_date": END}
 PATTERN = "hubspot_channels_{portal_id}"
-#: The per-account hook arguments are the client colleague's (hooks/accounts.py): these tests run once merged.
-needs_account_hook = pytest.mark.skipif(
-    "account_conn_pattern" not in inspect.signature(HubSpotChannelsHook.__init__).parameters,
-    reason="HubSpotChannelsHook has no per-account credentials yet (issue 15, hook layer)",
-)
 
 
 def reconcile(**kwargs: Any) -> ReconcileMessagesOperator:
@@ -111,7 +104,6 @@ def stale_records(sims: dict[str, HubSpotSimulator], per_account: int) -> list[d
     ]
 
 
-@needs_account_hook
 def test_a_multi_account_batch_serves_each_account_and_fails_naming_the_one_without_a_connection(
     accounts: dict[str, HubSpotSimulator], tmp_path: Any
 ) -> None:
@@ -131,14 +123,12 @@ def test_a_multi_account_batch_serves_each_account_and_fails_naming_the_one_with
     assert {r["outcome"] for r in rows if r["portal_id"] == "703"} == {"not_attempted"}
 
 
-@needs_account_hook
 def test_a_multi_account_batch_that_succeeds_counts_its_accounts(accounts: dict[str, HubSpotSimulator]) -> None:
     served = {p: s for p, s in accounts.items() if p != "703"}
     summary = reconcile(messages=stale_records(served, 4), account_conn_pattern=PATTERN).execute(CONTEXT)
     assert summary["accounts"] == 2 and summary["counts"]["marked_failed"] == 8
 
 
-@needs_account_hook
 def test_a_batch_whose_every_account_stopped_fails_at_once_naming_them(
     accounts: dict[str, HubSpotSimulator],
 ) -> None:

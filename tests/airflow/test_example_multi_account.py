@@ -3,7 +3,6 @@ Airflow connection per account, split into mapped tasks; one account without a c
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 from collections.abc import Iterator
@@ -13,17 +12,10 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_hubspot_channels.hooks.hubspot import HubSpotChannelsHook
 from airflow_provider_hubspot_channels.simulator import HubSpotSimulator
 from airflow_provider_hubspot_channels.sqlite_store import connect, insert_records
 
-pytestmark = [
-    pytest.mark.airflow,
-    pytest.mark.skipif(
-        "account_conn_pattern" not in inspect.signature(HubSpotChannelsHook.__init__).parameters,
-        reason="HubSpotChannelsHook has no per-account credentials yet (issue 15, hook layer)",
-    ),
-]
+pytestmark = pytest.mark.airflow
 END = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
 PORTALS = ("801", "802", "803")
 
