@@ -226,6 +226,9 @@ class HubSpotChannelsHook(BaseHook):
         self.account_conn_pattern = account_conn_pattern
         self.refresh_tokens_sql_conn_id = refresh_tokens_sql_conn_id
         self.refresh_tokens_sql = refresh_tokens_sql
+        # Imported here: hooks/accounts.py builds on this module's connection settings.
+        from airflow_provider_hubspot_channels.hooks.accounts import validate_account_arguments
+
         validate_account_arguments(
             account_conn_pattern=account_conn_pattern,
             refresh_tokens_sql_conn_id=refresh_tokens_sql_conn_id,
@@ -527,38 +530,4 @@ class HubSpotChannelsHook(BaseHook):
         self.close()
 
 
-def validate_account_arguments(
-    *,
-    account_conn_pattern: str | None,
-    refresh_tokens_sql_conn_id: str | None,
-    refresh_tokens_sql: str | None,
-) -> None:
-    """Check the many-accounts arguments without reading anything (DAG parsing runs this): at most one way, both SQL
-    arguments together, a pattern with ``{portal_id}``.
-
-    :param account_conn_pattern: the connection id pattern of each account.
-    :param refresh_tokens_sql_conn_id: the SQL connection of the refresh tokens.
-    :param refresh_tokens_sql: the query of one account's refresh token.
-    """
-    from airflow_provider_hubspot_channels.hooks.accounts import validate_account_conn_pattern
-
-    sql = {"refresh_tokens_sql_conn_id": refresh_tokens_sql_conn_id, "refresh_tokens_sql": refresh_tokens_sql}
-    given = [name for name, value in sql.items() if value is not None]
-    if account_conn_pattern is not None and given:
-        raise InvalidInputError(
-            "account_conn_pattern",
-            f"it is given together with {' and '.join(given)}: credentials come from one place",
-            "give account_conn_pattern (a connection per account) or refresh_tokens_sql_conn_id and "
-            "refresh_tokens_sql (refresh tokens from a table), not both",
-        )
-    if len(given) == 1:
-        (missing,) = (name for name in sql if name not in given)
-        raise InvalidInputError(missing, f"it is missing while {given[0]} is given", f"give {missing} too")
-    for name, value in sql.items():
-        if value is not None and (not isinstance(value, str) or not value.strip()):
-            raise InvalidInputError(name, "it is empty", "give the SQL connection id and the query")
-    if account_conn_pattern is not None:
-        validate_account_conn_pattern(account_conn_pattern)
-
-
-__all__ = ["ConnectionSettings", "HubSpotChannelsHook", "settings_from_connection", "validate_account_arguments"]
+__all__ = ["ConnectionSettings", "HubSpotChannelsHook", "settings_from_connection"]
