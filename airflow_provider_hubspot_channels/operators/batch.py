@@ -37,15 +37,10 @@ from airflow_provider_hubspot_channels.reconciliation import (
 )
 from airflow_provider_hubspot_channels.runner import progress as resume_progress
 from airflow_provider_hubspot_channels.runner.accounts import AccountRouter
+from airflow_provider_hubspot_channels.runner.attempt import MessageReader, MessageStatusClient, OfflineClient
 from airflow_provider_hubspot_channels.runner.lookup import StatusLookup
 from airflow_provider_hubspot_channels.runner.reasons import account_stop_reason
-from airflow_provider_hubspot_channels.runner.reconcile import (
-    MessageReader,
-    MessageStatusClient,
-    OfflineClient,
-    RunResult,
-    run_plan,
-)
+from airflow_provider_hubspot_channels.runner.reconcile import RunResult, run_plan
 
 #: Threads (and HTTP connections) of one task at most, for every account of its batch together.
 MAX_CONCURRENCY = 64

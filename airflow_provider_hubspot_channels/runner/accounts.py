@@ -32,7 +32,7 @@ from airflow_provider_hubspot_channels.reconciliation.fanout import CONNECTION_A
 
 if TYPE_CHECKING:
     from airflow_provider_hubspot_channels.client import HubSpotChannelsError
-    from airflow_provider_hubspot_channels.runner.reconcile import MessageReader, MessageStatusClient
+    from airflow_provider_hubspot_channels.runner.attempt import MessageReader, MessageStatusClient
 
 #: Decisions read ahead of the workers, at most (and 4 per thread): a few kilobytes each.
 MAX_WINDOW = 256

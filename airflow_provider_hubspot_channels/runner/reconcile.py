@@ -33,32 +33,18 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from airflow_provider_hubspot_channels.client import (
-    ClientStoppedError,
-    HubSpotApiError,
-    HubSpotAuthenticationError,
     HubSpotChannelsError,
-    HubSpotConnectionError,
-    HubSpotDailyLimitError,
-    HubSpotNotFoundError,
-    HubSpotPermissionError,
-    HubSpotRetriesExhaustedError,
-    HubSpotTokenRefreshError,
 )
 from airflow_provider_hubspot_channels.reconciliation import (
-    DRY_RUN_TWINS,
-    WRITE_OUTCOMES,
     Action,
     Decision,
     MessageOutcome,
     Outcome,
     RunReport,
-    after_write,
     decision_outcome,
-    judge,
-    write_outcome,
 )
 from airflow_provider_hubspot_channels.runner.accounts import (
     AccountRouter,
@@ -68,64 +54,25 @@ from airflow_provider_hubspot_channels.runner.accounts import (
     as_router,
     window_size,
 )
+from airflow_provider_hubspot_channels.runner.attempt import (
+    NO_ANSWER_ERRORS,
+    Attempt,
+    GetEach,
+    MessageReader,
+    MessageStatusClient,
+    attempt_one,
+    outcome_row,
+)
 from airflow_provider_hubspot_channels.runner.reasons import account_stop_reason, ready, stop_reason
-from airflow_provider_hubspot_channels.validation import StatusUpdate
 
 if TYPE_CHECKING:
-    from airflow_provider_hubspot_channels.client import Answer
+    pass
 
-#: Errors after which every further request would fail the same way.
-BATCH_STOPPING_ERRORS = (
-    HubSpotDailyLimitError,
-    HubSpotAuthenticationError,
-    HubSpotPermissionError,
-    HubSpotTokenRefreshError,
-)
-#: Added to the reason of a message whose PATCH was sent again after an attempt got no answer.
-REPEATED_WRITE_NOTE = (
-    "the PATCH was sent again after an attempt got no answer, so HubSpot may have recorded it twice (same status "
-    "and text)"
-)
-
-
-def maybe_written_note(status_type: str) -> str:
-    """The reason of a write cut short after an attempt that may have landed.
-
-    :param status_type: the status the PATCH carried.
-    """
-    return f"an earlier attempt of the PATCH got no answer, so HubSpot may show {status_type}"
-
-
-#: Errors that mean HubSpot did not answer usefully through every retry (hung, down, or failing).
-NO_ANSWER_ERRORS = (HubSpotConnectionError, HubSpotRetriesExhaustedError)
 #: This many messages in a row ending in :data:`NO_ANSWER_ERRORS` stop the batch: HubSpot is down or hung, and
 #: going on would hold the task for a time proportional to the batch instead of a bounded one.
 NO_ANSWER_LIMIT = 3
 #: Seconds between two checks of the workers while the calling thread waits (it wakes for interrupts anyway).
 _JOIN_POLL = 0.5
-
-
-class MessageReader(Protocol):
-    """Where a message's current state comes from before a write: one GET, or a thread listing already read."""
-
-    def read(self, channel_id: int, message_id: str, thread_id: str | None) -> Answer:
-        """HubSpot's message JSON (with ``status`` and ``direction``) and the requests it took."""
-
-
-class MessageStatusClient(Protocol):
-    """The client calls a reconciliation needs (``HubSpotChannelsClient`` has them)."""
-
-    def read_message(self, channel_id: int | str, message_id: str) -> Answer:
-        """Read one message."""
-
-    def write_status(self, update: StatusUpdate) -> Answer:
-        """Set one message's status."""
-
-    def redact(self, text: str) -> str:
-        """``text`` with every secret the client knows replaced."""
-
-    def stop(self) -> None:
-        """End waiting and retrying calls at once."""
 
 
 @dataclass(frozen=True)
@@ -150,155 +97,6 @@ class RunResult:
     sink_error: str | None = None
     hubspot_down: bool = False
     stopped_accounts: dict[str, HubSpotChannelsError] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class _Attempt:
-    """One message's outcome, and what it tells about the batch."""
-
-    outcome: MessageOutcome
-    stopping_error: HubSpotChannelsError | None = None
-    no_answer: bool = False
-    busy: bool = False  # the no answer was a 429/423 through every retry (the account is busy, not down)
-
-
-def _outcome(decision: Decision, outcome: Outcome, reason: str, **fields: object) -> MessageOutcome:
-    return MessageOutcome(
-        index=decision.index,
-        channel_id=decision.channel_id,
-        message_id=decision.message_id,
-        outcome=outcome,
-        reason=reason,
-        portal_id=decision.portal_id,
-        **fields,  # type: ignore[arg-type]
-    )
-
-
-class OfflineClient:
-    """The client of a dry run without verification: it sends nothing, so it needs no connection or token."""
-
-    def read_message(self, channel_id: int | str, message_id: str) -> Answer:
-        """Never called offline."""
-        raise RuntimeError("an offline run reads nothing")
-
-    def write_status(self, update: StatusUpdate) -> Answer:
-        """Never called offline."""
-        raise RuntimeError("an offline run writes nothing")
-
-    def redact(self, text: str) -> str:
-        """Nothing to redact: no secret was read.
-
-        :param text: any text.
-        """
-        return text
-
-    def stop(self) -> None:
-        """Nothing in flight."""
-
-
-class _GetEach:
-    """The plain reader: one GET per message."""
-
-    def __init__(self, client: MessageStatusClient) -> None:
-        self._client = client
-
-    def read(self, channel_id: int, message_id: str, thread_id: str | None) -> Answer:
-        return self._client.read_message(channel_id, message_id)
-
-
-def _attempt(
-    decision: Decision,
-    client: MessageStatusClient,
-    reader: MessageReader,
-    *,
-    verify_status: bool,
-    dry_run: bool,
-) -> _Attempt:
-    """Carry out one WRITE decision: look up (optional), judge, then PATCH (unless dry run). Never raises."""
-    target = decision.target
-    assert target is not None and decision.channel_id is not None and decision.message_id is not None
-    update = StatusUpdate(int(decision.channel_id), decision.message_id, target.status_type, target.error_message)
-    before: str | None = None
-    requests = 0
-    writing = False
-
-    def call(send: Callable[[], Answer]) -> Answer:
-        nonlocal requests
-        try:
-            answer = send()
-        except HubSpotChannelsError as exc:
-            requests += exc.requests
-            raise
-        requests += answer.requests
-        return answer
-
-    def row(outcome: Outcome, reason: str, **fields: object) -> MessageOutcome:
-        fields.setdefault("error_message", target.error_message if outcome in _SHOWS_TEXT else None)
-        return _outcome(
-            decision,
-            outcome,
-            reason,
-            hubspot_status_before=before,
-            attempts=requests,
-            status_type=target.status_type,
-            **fields,
-        )
-
-    try:
-        if verify_status:
-            message = call(lambda: reader.read(update.channel_id, update.message_id, decision.thread_id)).body
-            verdict = judge(target, message)
-            before = verdict.before
-            if not verdict.writes:
-                shown = before if verdict.outcome is not Outcome.SKIPPED_NOT_OUTGOING else None
-                return _Attempt(row(verdict.outcome, verdict.reason, hubspot_status_after=shown))
-            written = verdict.outcome
-        else:
-            written = write_outcome(target, None)
-        if dry_run:
-            return _Attempt(row(DRY_RUN_TWINS[written], f"dry run: {decision.reason}"))
-        writing = True
-        answer = call(lambda: client.write_status(update))
-        outcome, after, note = after_write(target, answer.body, written)
-        reason = note or decision.reason + (f"; {REPEATED_WRITE_NOTE}" if answer.unanswered else "")
-        return _Attempt(row(outcome, reason, hubspot_status_after=after))
-    except HubSpotNotFoundError as exc:
-        reason = "HubSpot does not know this message (wrong channel or message id, or deleted)"
-        return _Attempt(row(Outcome.NOT_FOUND, reason, correlation_id=exc.correlation_id))
-    except BATCH_STOPPING_ERRORS as exc:
-        correlation = exc.details.correlation_id
-        if writing and exc.unanswered:
-            reason = f"{stop_reason(exc)}; {maybe_written_note(target.status_type)}"
-            return _Attempt(row(Outcome.ERROR, reason, correlation_id=correlation), stopping_error=exc)
-        return _Attempt(row(Outcome.NOT_ATTEMPTED, stop_reason(exc), correlation_id=correlation), stopping_error=exc)
-    except NO_ANSWER_ERRORS as exc:
-        correlation = exc.correlation_id if isinstance(exc, HubSpotApiError) else None
-        note = f"; {maybe_written_note(target.status_type)}" if writing and exc.unanswered else ""
-        failed = row(Outcome.ERROR, client.redact(str(exc)) + note, correlation_id=correlation)
-        if not exc.retry_may_succeed:  # the setup cannot reach HubSpot (TLS, invalid URL): every message would fail
-            return _Attempt(failed, stopping_error=exc)
-        busy = isinstance(exc, HubSpotApiError) and exc.details.status < 500
-        return _Attempt(failed, no_answer=True, busy=busy)
-    except ClientStoppedError as exc:
-        if writing and exc.unanswered:
-            return _Attempt(
-                row(Outcome.ERROR, f"stopped while the PATCH was sent; {maybe_written_note(target.status_type)}")
-            )
-        return _Attempt(row(Outcome.NOT_ATTEMPTED, "stopped before this message was written"))
-    except HubSpotApiError as exc:
-        # A final answer (400, 409, 422, ...) repeats on every retry of the task: refused, not a transient error.
-        outcome = Outcome.ERROR if exc.retry_may_succeed else Outcome.REFUSED
-        return _Attempt(row(outcome, client.redact(str(exc)), correlation_id=exc.correlation_id))
-    except HubSpotChannelsError as exc:
-        return _Attempt(row(Outcome.ERROR, client.redact(str(exc))))
-    except Exception as exc:
-        # Whatever went wrong, the message gets its row and the batch goes on: an outcome is never lost. The text of
-        # an exception from the HTTP stack can hold a header value: redacted like every other text we report.
-        return _Attempt(row(Outcome.ERROR, client.redact(f"unexpected {type(exc).__name__}: {exc}")))
-
-
-#: Outcomes whose row shows the explanation that was (or would be) sent.
-_SHOWS_TEXT = WRITE_OUTCOMES | frozenset(DRY_RUN_TWINS.values())
 
 
 class _BatchRun:
@@ -368,7 +166,7 @@ class _BatchRun:
     def not_attempted(self, decision: Decision) -> MessageOutcome:
         # Stopped without a reason of ours: the stop event came from outside (on_kill).
         self.stopped_reason = self.stopped_reason or "stopped: the task was killed"
-        return _outcome(decision, Outcome.NOT_ATTEMPTED, f"not attempted, {self.stopped_reason}")
+        return outcome_row(decision, Outcome.NOT_ATTEMPTED, f"not attempted, {self.stopped_reason}")
 
     def admit(self, decision: Decision) -> bool:
         """Whether a decision read from the plan goes to the window; records the rows that need no request."""
@@ -380,7 +178,7 @@ class _BatchRun:
             account = self.scheduler.account(self.scheduler.key(decision))
             if account.state != "stopped":
                 return True
-            self.record(_outcome(decision, Outcome.NOT_ATTEMPTED, account.reason))
+            self.record(outcome_row(decision, Outcome.NOT_ATTEMPTED, account.reason))
         return False
 
     def take(self) -> Decision | None:
@@ -398,22 +196,22 @@ class _BatchRun:
             # Every decision in the window waits for its account's first message: one of them settles soon.
             self.settled.wait(_JOIN_POLL)
 
-    def act(self, decision: Decision) -> _Attempt:
+    def act(self, decision: Decision) -> Attempt:
         """One message against HubSpot through its account's client (lock not held)."""
         if self.stop.is_set():  # stopped since it was taken: no request may start now
             with self.lock:
-                return _Attempt(self.not_attempted(decision))
+                return Attempt(self.not_attempted(decision))
         try:
             client = self.client.client_for(decision.portal_id)
         except HubSpotChannelsError as exc:  # the account has no usable credentials: it stops, the others go on
-            return _Attempt(_outcome(decision, Outcome.NOT_ATTEMPTED, self.client.redact(str(exc))), exc)
+            return Attempt(outcome_row(decision, Outcome.NOT_ATTEMPTED, self.client.redact(str(exc))), exc)
         key = self.scheduler.key(decision)
         with self.lock:
             self.scheduler.account(key).client = client
             reader = self.readers.get(key, client)
-        return _attempt(decision, client, reader, verify_status=self.verify_status, dry_run=self.dry_run)
+        return attempt_one(decision, client, reader, verify_status=self.verify_status, dry_run=self.dry_run)
 
-    def settle(self, attempt: _Attempt, key: str) -> None:
+    def settle(self, attempt: Attempt, key: str) -> None:
         """Record an attempt and what it tells about its account and the batch (lock held)."""
         account = self.scheduler.account(key)
         if account.state == "probing":
@@ -429,7 +227,7 @@ class _BatchRun:
                 account.reason = f"not attempted, account {label}: {account_stop_reason(error, self.client.redact)}"
                 self.stopped_accounts[key] = error
                 for decision in self.scheduler.drop(key):
-                    self.record(_outcome(decision, Outcome.NOT_ATTEMPTED, account.reason))
+                    self.record(outcome_row(decision, Outcome.NOT_ATTEMPTED, account.reason))
             return
         if error is not None:
             self.stopping_error = self.stopping_error or error
@@ -475,7 +273,7 @@ class _BatchRun:
                 self.stop_with(f"stopped: the run failed ({type(exc).__name__})")
                 if decision is not None:  # taken, maybe sent, never recorded: it gets its row
                     reason = f"{self.stopped_reason} while this message was being handled; HubSpot may show it FAILED"
-                    self.record(_outcome(decision, Outcome.ERROR, reason))
+                    self.record(outcome_row(decision, Outcome.ERROR, reason))
 
     def worker(self, first_only: bool) -> None:
         """A worker thread's body: :meth:`work`, counted in and out."""
@@ -536,7 +334,7 @@ def run_plan(
         verify_status=verify_status,
         dry_run=dry_run,
         stop=stop,
-        readers=readers or _GetEach,
+        readers=readers or GetEach,
         max_concurrency=max_concurrency,
     )
     interrupt = _drive(run, max_concurrency)

@@ -167,7 +167,7 @@ def test_batch_that_is_not_a_list_fails_before_any_request(simulator, hubspot_co
 
 
 def test_a_patch_resent_after_a_5xx_is_flagged_in_the_report(hubspot_conn, monkeypatch, tmp_path):
-    from airflow_provider_hubspot_channels.runner.reconcile import REPEATED_WRITE_NOTE
+    from airflow_provider_hubspot_channels.runner.attempt import REPEATED_WRITE_NOTE
     from airflow_provider_hubspot_channels.simulator import FaultConfig, HubSpotSimulator
     from tests.conftest import connection_json
 

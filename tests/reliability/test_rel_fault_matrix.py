@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_hubspot_channels.runner.reconcile import REPEATED_WRITE_NOTE
+from airflow_provider_hubspot_channels.runner.attempt import REPEATED_WRITE_NOTE
 from airflow_provider_hubspot_channels.simulator import FaultConfig, HubSpotSimulator
 
 from ._support import check_invariants, context_for, fault_counts, reconcile, settled_log, use_connection
