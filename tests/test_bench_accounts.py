@@ -85,9 +85,29 @@ def test_sizing_shows_more_processes_and_tasks_for_more_accounts() -> None:
     assert (small["accounts"], large["accounts"]) == (100, 1000)
     assert small["requests_per_second"] == pytest.approx(1100)
     assert large["cpu_cores"] == pytest.approx(11.0)
-    # 11,000 requests/s at 1 ms of CPU each, a process planned at 0.7 of a core: 16 processes.
-    assert large["worker_processes"] == 16
-    assert large["tasks"] >= large["worker_processes"]
+    # 11,000 requests/s at 1 ms of CPU each, a task planned at 0.7 of a core (its threads carry ~1,000/s): 16.
+    assert size["bound"] == "cpu"
+    assert large["tasks"] == 16
+    assert small["tasks"] == 2
     assert large["accounts_per_task"] * large["tasks"] >= 1000
     text = "\n".join(accounts.sizing_text(size))
-    assert "| 1,000 |" in text and "16" in text
+    assert "| 1,000 | 1,000 x 11 = 11,000 | 11,000 x 1.00 ms = 11.0 | 11,000 / 700 -> 16 | 63 |" in text
+
+
+def test_sizing_plans_no_more_than_one_task_measurably_carried() -> None:
+    runs = [
+        {"setup": "multi", "groups": 1, "accounts": 50, "share": 0.97, "429": 0, "client_cpu_per_1000": 0.5},
+        {
+            "setup": "multi",
+            "groups": 1,
+            "accounts": 100,
+            "share": 0.6,
+            "429": 0,
+            "client_cpu_per_1000": 0.5,
+            "ok_per_second": 660.0,
+        },
+    ]
+    size = accounts.sizing(runs)
+    assert size["basis"]["accounts"] == 50
+    assert size["bound"] == "measured"
+    assert size["rows"][1]["tasks"] == 17  # 11,000 / 660
