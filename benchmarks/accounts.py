@@ -256,10 +256,19 @@ def mode_baseline(args: dict[str, Any]) -> dict[str, Any]:
 
 
 def mode_multi(args: dict[str, Any]) -> dict[str, Any]:
-    """Issue 15: one ``ReconcileMessagesOperator.execute()`` for every account of its batch, one connection each."""
+    """Issue 15: one task for every account of its batch.
+
+    ``path`` ``operator``: ``ReconcileMessagesOperator.execute()`` with ``account_conn_pattern`` (one Airflow
+    connection per account, from ``AIRFLOW_CONN_*``); ``client``: ``run_plan`` with a ``MultiAccountClient`` (no
+    Airflow). The operator path falls back to the client path when the operator has no ``account_conn_pattern`` yet.
+    """
+    import inspect
+
     import _worker
 
-    _worker.airflow_env({})
+    # The task's own connection is the first account's: no record needs it (each names its account).
+    first = next(iter(args["tokens"].values()))
+    _worker.airflow_env({"base_url": args["base_url"], "token": first, "max_requests_per_10s": ACCOUNT_LIMIT})
     for portal, token in args["tokens"].items():
         conn = {
             "conn_type": "hubspot_channels",
@@ -270,9 +279,15 @@ def mode_multi(args: dict[str, Any]) -> dict[str, Any]:
         os.environ[f"AIRFLOW_CONN_{CONN_PATTERN.format(portal_id=portal).upper()}"] = json.dumps(conn)
     from airflow_provider_hubspot_channels.operators.reconcile import ReconcileMessagesOperator
 
+    path = args.get("path", "operator")
+    if "account_conn_pattern" not in inspect.signature(ReconcileMessagesOperator.__init__).parameters:
+        path = "client"
+    records = read_jsonl(args["records_path"])
+    if path == "client":
+        return _multi_client(args, records)
     op = ReconcileMessagesOperator(
         task_id="reconcile",
-        messages=read_jsonl(args["records_path"]),
+        messages=records,
         stale_after=600,
         verify_status=False,
         max_concurrency=args["max_concurrency"],
@@ -288,7 +303,46 @@ def mode_multi(args: dict[str, Any]) -> dict[str, Any]:
     finally:
         timer.cancel()
     wall, cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
-    return {"wall_seconds": wall, "cpu_seconds": cpu, "counts": summary["counts"], "total": summary["total"]}
+    return {"wall_seconds": wall, "cpu_seconds": cpu, "counts": summary["counts"], "path": "operator"}
+
+
+def _multi_client(args: dict[str, Any], records: list[dict[str, Any]]) -> dict[str, Any]:
+    """``run_plan`` over every account through one ``MultiAccountClient``."""
+    from airflow_provider_hubspot_channels.client.accounts import AccountCredentials, MultiAccountClient
+
+    from airflow_provider_hubspot_channels.client import ClientConfig
+    from airflow_provider_hubspot_channels.reconciliation import (
+        DEFAULT_ERROR_MESSAGE_TEMPLATE,
+        RunReport,
+        StalenessPolicy,
+        plan,
+    )
+    from airflow_provider_hubspot_channels.runner.reconcile import run_plan
+
+    config = ClientConfig(base_url=args["base_url"], max_requests_per_10s=ACCOUNT_LIMIT)
+    tokens = args["tokens"]
+    clients = MultiAccountClient(
+        credentials=lambda portal: AccountCredentials(config=config, access_token=tokens[portal]),
+        pool_size=args["max_concurrency"],
+    )
+    policy = StalenessPolicy(
+        stale_after=timedelta(seconds=600), reference_time=datetime.fromisoformat(args["reference_time"])
+    )
+    decisions = plan(records, policy, DEFAULT_ERROR_MESSAGE_TEMPLATE)
+    report, stop = RunReport(), threading.Event()
+    _wait_for_go(args)
+    cpu0, t0 = cpu_seconds(), time.perf_counter()
+    timer = threading.Timer(args["deadline_seconds"], stop.set)
+    timer.start()
+    try:
+        run_plan(
+            decisions, clients, report=report, verify_status=False, max_concurrency=args["max_concurrency"], stop=stop
+        )
+    finally:
+        timer.cancel()
+    wall, cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
+    clients.close()
+    return {"wall_seconds": wall, "cpu_seconds": cpu, "counts": dict(report.counts), "path": "client"}
 
 
 #: Registered in ``_worker.py``.
