@@ -7,7 +7,8 @@ Three setups, each at HubSpot's per-account limit (110 requests per 10 s, 50 ms 
   worker threads each).
 * ``multi x1``: one multi-account simulator (``sim.add_account``) and ONE task,
   ``ReconcileMessagesOperator.execute()`` with ``account_conn_pattern`` (one Airflow connection per account, from
-  ``AIRFLOW_CONN_*`` environment variables), serving every account at 64 threads.
+  ``AIRFLOW_CONN_*`` environment variables), serving every account with four threads per account up to the
+  task's cap of 64.
 * ``multi x2``: the same batch cut by ``split_by_account(groups=2)`` into two tasks in two worker processes.
 
 Layout, as in ``run.py``: the simulators run in a host process of their own (``python benchmarks/accounts.py host``)
@@ -441,6 +442,8 @@ def one_run(
         machine_busy=(client_cpu + served["cpu_seconds"]) / (wall * (os.cpu_count() or 1)),
         load_before=load,
         counts=[out["counts"] for out in outs],
+        path=outs[0].get("path", "run_plan per account"),
+        threads=[job[1]["max_concurrency"] * len(job[1].get("accounts", [0])) for job in jobs],
     )
     share = stats.get("share")
     print(
@@ -472,7 +475,8 @@ def multi_jobs(
             "base_url": info["base_url"],
             "tokens": {portal: token for portal, token in info["tokens"].items() if portal in portals},
             "records_path": str(path),
-            "max_concurrency": MULTI_THREADS,
+            # Four threads per account as the baseline has, up to the task's cap: idle threads cost CPU too.
+            "max_concurrency": min(MULTI_THREADS, BASELINE_THREADS * len(portals)),
             "reference_time": reference,
             "deadline_seconds": deadline,
         }
@@ -516,7 +520,8 @@ def scenario(
 def _label(run: dict[str, Any]) -> str:
     if run["setup"] == "baseline":
         return "baseline (N simulators, run_plan per account)"
-    return f"one task (operator, account_conn_pattern){' x2 processes' if run['groups'] == 2 else ''}"
+    how = "operator, account_conn_pattern" if run.get("path") == "operator" else "run_plan + MultiAccountClient"
+    return f"{'two tasks in two processes' if run['groups'] == 2 else 'one task'} ({how})"
 
 
 def figures(runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -628,16 +633,16 @@ def results_text(raw: dict[str, Any]) -> list[str]:
         "to the first account's last answer (every account busy). Client CPU is `getrusage` of the client "
         "process(es) alone; the simulators run in another process. Both share the machine's 2 cores.",
         "",
-        "| Setup | Accounts | Share of N x limit | 429s | Client CPU-s / 1,000 req | Machine busy |",
-        "|---|---|---|---|---|---|",
+        "| Setup | Accounts | Threads | Share of N x limit | 429s | Client CPU-s / 1,000 req | Machine busy |",
+        "|---|---|---|---|---|---|---|",
     ]
     for run in raw["runs"]:
         if "error" in run:
-            lines.append(f"| {_label(run)} | {run['accounts']} | did not run | | | |")
+            lines.append(f"| {_label(run)} | {run['accounts']} | | did not run | | | |")
             continue
         share = run.get("share")
         lines.append(
-            f"| {_label(run)} | {run['accounts']} | "
+            f"| {_label(run)} | {run['accounts']} | {' + '.join(str(t) for t in run.get('threads', []))} | "
             + ("n/a" if share is None else f"{100 * share:.1f}%")
             + f" | {run['429']} | {run['client_cpu_per_1000']:.2f} | {100 * run['machine_busy']:.0f}% |"
         )
