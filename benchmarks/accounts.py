@@ -542,7 +542,7 @@ def figures(runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
             )
             continue
         share = run.get("share")
-        multi_50 = run["setup"] == "multi" and run["accounts"] >= 50 and run["groups"] == 1
+        multi_50 = run["setup"] == "multi" and run["accounts"] == 50 and run["groups"] == 1  # the target
         out.append(
             {
                 "scenario": scenario_name,

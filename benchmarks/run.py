@@ -1216,7 +1216,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--s10-accounts", default="1,10,25,50,75", help="baseline: N single-account simulators")
     parser.add_argument("--s10-multi", default="1,10,50,100", help="accounts served by one task")
     parser.add_argument("--s10-split", default="50,100", help="accounts split over two tasks in two processes")
-    parser.add_argument("--s10-seconds", type=float, default=25.0, help="steady phase of each run")
+    parser.add_argument("--s10-seconds", type=float, default=20.0, help="steady phase of each run")
     parser.add_argument("--out", default=str(HERE), help="where to write RESULTS.md, results.json, efficiency.png")
     parser.add_argument(
         "--render-only", action="store_true", help="rewrite RESULTS.md from results.json without running anything"
