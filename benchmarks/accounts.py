@@ -633,18 +633,22 @@ def results_text(raw: dict[str, Any]) -> list[str]:
         "to the first account's last answer (every account busy). Client CPU is `getrusage` of the client "
         "process(es) alone; the simulators run in another process. Both share the machine's 2 cores.",
         "",
-        "| Setup | Accounts | Threads | Share of N x limit | 429s | Client CPU-s / 1,000 req | Machine busy |",
-        "|---|---|---|---|---|---|---|",
+        "| Setup | Accounts | Threads | Share of N x limit | 429s | Client CPU-s / 1,000 req | Client process, "
+        "share of a core | Simulators, share of a core | Machine busy |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for run in raw["runs"]:
         if "error" in run:
-            lines.append(f"| {_label(run)} | {run['accounts']} | | did not run | | | |")
+            lines.append(f"| {_label(run)} | {run['accounts']} | | did not run | | | | | |")
             continue
         share = run.get("share")
         lines.append(
             f"| {_label(run)} | {run['accounts']} | {' + '.join(str(t) for t in run.get('threads', []))} | "
             + ("n/a" if share is None else f"{100 * share:.1f}%")
-            + f" | {run['429']} | {run['client_cpu_per_1000']:.2f} | {100 * run['machine_busy']:.0f}% |"
+            + f" | {run['429']} | {run['client_cpu_per_1000']:.2f} | "
+            f"{100 * run['client_cpu_seconds'] / run['groups'] / run['client_wall_seconds']:.0f}% | "
+            f"{100 * run['simulator_cpu_seconds'] / run['client_wall_seconds']:.0f}% | "
+            f"{100 * run['machine_busy']:.0f}% |"
         )
     lines.append("")
     for setup, groups in (("baseline", 1), ("multi", 1), ("multi", 2)):
