@@ -4,13 +4,20 @@
 
 Prints ``KEY=VALUE`` lines on stdout (base URL, access token, OAuth client and refresh token, channel and inbox
 ids) so that a shell or a test can read them, then serves until SIGINT or SIGTERM and exits 0 after a clean stop,
-printing a one-line JSON summary (the counters of ``GET /_simulator/counters``) on stderr.
+printing a one-line JSON summary (the counters of ``GET /_simulator/counters``, and per account those of
+``GET /_simulator/accounts``) on stderr.
+
+Many accounts: ``--accounts 50 --messages-per-account 200 --records-out records.jsonl --accounts-out accounts.json``
+seeds 50 accounts (the default one first) with 200 records each; every record names its account as ``portal_id``,
+and ``accounts.json`` holds ``{"base_url", "client_id", "client_secret", "accounts": {portal_id: refresh_token}}``
+(written owner-readable only: it holds secrets).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import threading
@@ -19,7 +26,7 @@ from datetime import datetime
 from types import FrameType
 
 from .faults import FAULT_KINDS, FaultConfig, methods_from, parse_script
-from .inspection import counters
+from .inspection import account_counters, counters
 from .scenarios import SCENARIOS
 from .seeding import seed_from_file
 from .server import HubSpotSimulator
@@ -38,6 +45,33 @@ def _non_negative(text: str) -> float:
     if value < 0:
         raise argparse.ArgumentTypeError(f"{text} must not be negative")
     return value
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} must be at least 1")
+    return value
+
+
+def _not_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} must not be negative")
+    return value
+
+
+def _write_accounts(path: str, simulator: HubSpotSimulator) -> None:
+    """Write the app's credentials and each account's refresh token, readable by the owner only (secrets)."""
+    payload = {
+        "base_url": simulator.base_url,
+        "client_id": simulator.client_id,
+        "client_secret": simulator.client_secret,
+        "accounts": {str(a.hub_id): a.refresh_token for a in simulator.accounts()},
+    }
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with open(descriptor, "w", encoding="utf-8") as out:
+        json.dump(payload, out, indent=1)
 
 
 def _aware(text: str) -> datetime:
@@ -88,6 +122,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     seeding.add_argument(
         "--records-out", default=None, metavar="PATH", help="write the integrator's records as JSON Lines here"
+    )
+    seeding.add_argument(
+        "--accounts", type=_positive, default=1, metavar="N", help="HubSpot accounts the app is installed in"
+    )
+    seeding.add_argument(
+        "--messages-per-account",
+        type=_not_negative_int,
+        default=None,
+        metavar="M",
+        help="seed the scenario (reconciliation unless --scenario) with M records in each of the --accounts "
+        "accounts; records name their account as portal_id",
+    )
+    seeding.add_argument(
+        "--accounts-out",
+        default=None,
+        metavar="PATH",
+        help="write JSON {base_url, client_id, client_secret, accounts: {portal_id: refresh_token}} here (mode 600)",
     )
 
     limits = parser.add_argument_group("rate limits and latency")
@@ -195,10 +246,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(str(exc))
 
     seeded = None
-    if args.scenario != "none":
-        seeded = simulator.seed_scenario(args.scenario, args.count, now=args.now)
-        if args.records_out:
-            seeded.write_jsonl(args.records_out)
+    records: list[dict[str, object]] | None = None
+    if args.messages_per_account is not None:
+        if args.count is not None:
+            parser.error("--count seeds the default account only; with --messages-per-account leave it out")
+        scenario = "reconciliation" if args.scenario == "none" else args.scenario
+        records = simulator.seed_accounts(
+            args.accounts, args.messages_per_account, seed=args.seed, scenario=scenario, now=args.now
+        )
+    else:
+        while len(simulator.accounts()) < args.accounts:
+            simulator.add_account()
+        if args.scenario != "none":
+            seeded = simulator.seed_scenario(args.scenario, args.count, now=args.now)
+            records = seeded.records
+    if records is not None and args.records_out:
+        with open(args.records_out, "w", encoding="utf-8") as out:
+            out.writelines(json.dumps(r, separators=(",", ":")) + "\n" for r in records)
 
     stop = threading.Event()
 
@@ -218,10 +282,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             "HUBSPOT_SIMULATOR_CHANNEL_ID": str(DEFAULT_CHANNEL_ID),
             "HUBSPOT_SIMULATOR_INBOX_ID": str(DEFAULT_INBOX_ID),
         }
-        if seeded is not None and args.records_out:
+        if records is not None and args.records_out:
             lines["HUBSPOT_SIMULATOR_RECORDS"] = str(args.records_out)
+        if args.accounts_out:
+            _write_accounts(args.accounts_out, simulator)
+            lines["HUBSPOT_SIMULATOR_ACCOUNTS"] = str(args.accounts_out)
         print("\n".join(f"{key}={value}" for key, value in lines.items()), flush=True)
         summary = f"seeded scenario {seeded.name} ({dict(seeded.counts())})" if seeded else "no scenario seeded"
+        if args.messages_per_account is not None:
+            summary = f"seeded {args.accounts} accounts with {args.messages_per_account} records each"
         print(f"HubSpot simulator on {simulator.base_url}: {summary}; SIGINT/SIGTERM stops it", file=sys.stderr)
         # A timed wait keeps the main thread responsive to signals on every platform.
         deadline = args.run_for
@@ -234,7 +303,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         simulator.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    totals = counters(simulator.metrics, simulator.state)
+    accounts = simulator.accounts()
+    totals = counters(simulator.metrics, accounts)
+    if len(accounts) > 1:
+        totals["accounts"] = account_counters(simulator.metrics, accounts)
     print(
         f"HubSpot simulator stopped after {totals['requests']} requests; summary: {json.dumps(totals)}",
         file=sys.stderr,

@@ -1,6 +1,9 @@
 """Access tokens, scopes and the OAuth refresh grant.
 
-All tokens belong to the one simulated HubSpot account (``hub_id``). Assumptions where HubSpot is silent or vague:
+One OAuth app (one client id and secret) is installed in every simulated account; each refresh token and each
+access token belongs to one account (its ``hub_id``), and the refresh grant answers that account's ``hub_id``, as
+HubSpot's token endpoint does. Tokens minted without a ``hub_id`` belong to the default account. Assumptions where
+HubSpot is silent or vague:
 
 * An access token stays valid until it expires, even after a refresh issued a newer one (HubSpot documents no
   revocation on refresh).
@@ -43,11 +46,13 @@ class AccessToken:
     :param token: the token text.
     :param scopes: the scopes granted.
     :param expires_at: wall-clock expiry (``time.time()`` seconds), or None for never.
+    :param hub_id: the account it belongs to.
     """
 
     token: str
     scopes: frozenset[str]
     expires_at: float | None
+    hub_id: int
 
 
 @dataclass
@@ -56,11 +61,13 @@ class RefreshToken:
 
     :param token: the token text.
     :param scopes: scopes of the access tokens it mints.
+    :param hub_id: the account it belongs to (and every access token it mints).
     :param revoked: whether it was revoked (or rotated away).
     """
 
     token: str
     scopes: frozenset[str]
+    hub_id: int
     revoked: bool = False
 
 
@@ -77,11 +84,11 @@ class AuthResult:
 
 
 class TokenStore:
-    """Tokens of the simulated account and the OAuth app installed on it.
+    """Tokens of the simulated accounts and the one OAuth app installed in each.
 
     :param lifetime: seconds an access token lives (``expires_in``).
     :param rotate_refresh_tokens: whether a refresh grant replaces the refresh token.
-    :param hub_id: the simulated portal id.
+    :param hub_id: the default account's portal id (of tokens minted without one).
     """
 
     def __init__(self, *, lifetime: float, rotate_refresh_tokens: bool, hub_id: int) -> None:
@@ -94,38 +101,54 @@ class TokenStore:
         self._access: dict[str, AccessToken] = {}
         self._refresh: dict[str, RefreshToken] = {}
 
-    def issue_access(self, scopes: Iterable[str] = ALL_SCOPES, lifetime: float | None = None) -> str:
+    def issue_access(
+        self, scopes: Iterable[str] = ALL_SCOPES, lifetime: float | None = None, *, hub_id: int | None = None
+    ) -> str:
         """Mint an access token.
 
         :param scopes: scopes to grant.
         :param lifetime: seconds until expiry; the store's default when None; ``float("inf")`` for never.
+        :param hub_id: the account it belongs to; the default account when None.
         """
         seconds = self.lifetime if lifetime is None else lifetime
         # HubSpot access tokens are opaque strings of up to 300 characters; the prefix marks ours.
         token = "sim-at-" + secrets.token_urlsafe(36)
         expires_at = None if seconds == float("inf") else time.time() + seconds
         with self._lock:
-            self._access[token] = AccessToken(token, frozenset(scopes), expires_at)
+            self._access[token] = AccessToken(token, frozenset(scopes), expires_at, self._hub(hub_id))
         return token
 
-    def add_access(self, token: str, scopes: Iterable[str] = ALL_SCOPES) -> None:
+    def add_access(self, token: str, scopes: Iterable[str] = ALL_SCOPES, *, hub_id: int | None = None) -> None:
         """Register a fixed token that never expires (e.g. a token named on the command line).
 
         :param token: the token text.
         :param scopes: scopes to grant.
+        :param hub_id: the account it belongs to; the default account when None.
         """
         with self._lock:
-            self._access[token] = AccessToken(token, frozenset(scopes), None)
+            self._access[token] = AccessToken(token, frozenset(scopes), None, self._hub(hub_id))
 
-    def issue_refresh(self, scopes: Iterable[str] = ALL_SCOPES) -> str:
+    def issue_refresh(self, scopes: Iterable[str] = ALL_SCOPES, *, hub_id: int | None = None) -> str:
         """Mint a refresh token.
 
         :param scopes: scopes of the access tokens it will mint.
+        :param hub_id: the account it belongs to; the default account when None.
         """
         token = f"na1-{secrets.token_hex(2)}-{uuid.uuid4()}"
         with self._lock:
-            self._refresh[token] = RefreshToken(token, frozenset(scopes))
+            self._refresh[token] = RefreshToken(token, frozenset(scopes), self._hub(hub_id))
         return token
+
+    def hub_of(self, authorization: str | None) -> int | None:
+        """The account of a known bearer token (expired or not), or None.
+
+        :param authorization: the ``Authorization`` header value.
+        """
+        token = self.check(authorization).token
+        return None if token is None else token.hub_id
+
+    def _hub(self, hub_id: int | None) -> int:
+        return self.hub_id if hub_id is None else hub_id
 
     def expire(self, token: str) -> None:
         """Make an access token expired from now on.
@@ -190,18 +213,20 @@ class TokenStore:
                 record.revoked = True
         if record is None:
             return _oauth_error("BAD_REFRESH_TOKEN", "missing or unknown refresh token")
-        refresh = self.issue_refresh(record.scopes) if self.rotate_refresh_tokens else old
-        access = self.issue_access(record.scopes)
+        refresh = self.issue_refresh(record.scopes, hub_id=record.hub_id) if self.rotate_refresh_tokens else old
+        access = self.issue_access(record.scopes, hub_id=record.hub_id)
         body: dict[str, Any] = {
             "token_type": "bearer",
             "token_use": "access_token",
             "access_token": access,
             "refresh_token": refresh,
             "expires_in": int(self.lifetime),
-            "hub_id": self.hub_id,
+            "hub_id": record.hub_id,
             "scopes": sorted(record.scopes),
         }
-        return json_reply(200, body)
+        reply = json_reply(200, body)
+        reply.hub_id = record.hub_id
+        return reply
 
 
 def _oauth_error(status: str, message: str) -> Reply:

@@ -126,7 +126,9 @@ class SimulatorHandler(BaseHTTPRequestHandler):
             self._drop()
             return
         if fault in _ANSWERED_FAULTS and app.faults.config is not None:
-            reply = fault_reply(fault, app.faults.config, app.ctx.limiter.peek_headers())
+            authorization = self.headers.get("Authorization")
+            reply = fault_reply(fault, app.faults.config, app.ctx.limiter_for(authorization).peek_headers())
+            reply.hub_id = app.ctx.tokens.hub_of(authorization)
         else:
             try:
                 reply = api.handle(
@@ -141,10 +143,10 @@ class SimulatorHandler(BaseHTTPRequestHandler):
             except Exception as exc:  # a simulator bug must show as an answer, not as a silently dropped connection
                 reply = error_reply(500, "SIMULATOR_ERROR", f"HubSpot simulator bug: {type(exc).__name__}: {exc}")
         if fault == "reset_after":
-            self._log(app, method, path, None, arrived, started, fault)
+            self._log(app, method, path, None, arrived, started, fault, reply.hub_id)
             self._drop()
             return
-        self._log(app, method, path, reply.status, arrived, started, fault)
+        self._log(app, method, path, reply.status, arrived, started, fault, reply.hub_id)
         self._send(reply)
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
@@ -174,8 +176,10 @@ class SimulatorHandler(BaseHTTPRequestHandler):
         arrived: float,
         started: float,
         fault: str | None,
+        hub_id: int | None = None,
     ) -> None:
-        app.metrics.record(RequestLogEntry(method, path, status, arrived, time.perf_counter() - started, fault))
+        duration = time.perf_counter() - started
+        app.metrics.record(RequestLogEntry(method, path, status, arrived, duration, fault, hub_id))
 
     def _read_body(self) -> bytes | None:
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():

@@ -8,17 +8,26 @@ bypass faults, latency, the rate limit and the request log: looking must not cha
 * ``/_simulator/requests?since=SEQ&limit=N``: the request log, numbered from 0, at most ``limit`` entries
   (default 100, at most 1,000) from ``since`` on (default: the newest); ``next`` is the ``since`` of the next
   poll and ``dropped`` how many the bounded log no longer keeps;
-* ``/_simulator/counters``: answers per status, injected faults, token requests, messages per current status;
-* ``/_simulator/messages?channelId=C&limit=N``: ids, direction and current status (no text or recipients);
-* ``/_simulator/messages/{channelId}/{messageId}/history``: every status change of one message.
+* ``/_simulator/counters``: answers per status, injected faults, token requests, messages per current status
+  (messages of every account);
+* ``/_simulator/accounts``: every account (``hubId``) with its requests, answers per status, messages per status
+  and the rate limit left in its window; never a token;
+* ``/_simulator/messages?channelId=C&limit=N&hubId=H``: ids, direction and current status (no text or recipients)
+  of one account's messages (the default account's without ``hubId``);
+* ``/_simulator/messages/{channelId}/{messageId}/history?hubId=H``: every status change of one message.
+
+Request log entries carry ``hubId``: the account whose token (or refresh token) the request used, null when
+unknown.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote
 
+from .account import SimulatedAccount
 from .metrics import Metrics
 from .responses import Reply, json_reply
 from .state import SimulatorState
@@ -31,6 +40,7 @@ PREFIX = "/_simulator"
 ENDPOINTS = (
     f"{PREFIX}/requests",
     f"{PREFIX}/counters",
+    f"{PREFIX}/accounts",
     f"{PREFIX}/messages",
     f"{PREFIX}/messages/{{channelId}}/{{messageId}}/history",
 )
@@ -67,11 +77,13 @@ def handle(app: SimulatorApp, method: str, path: str, query: str) -> Reply:
         if parts == ["requests"]:
             return json_reply(200, _requests(app, params))
         if parts == ["counters"]:
-            return json_reply(200, counters(app.metrics, app.ctx.state))
+            return json_reply(200, counters(app.metrics, list(app.ctx.accounts.values())))
+        if parts == ["accounts"]:
+            return json_reply(200, {"accounts": account_counters(app.metrics, list(app.ctx.accounts.values()))})
         if parts == ["messages"]:
             return json_reply(200, _messages(app, params))
         if len(parts) == 4 and parts[0] == "messages" and parts[3] == "history":
-            return _history(app, parts[1], parts[2])
+            return _history(_state(app, params), parts[1], parts[2])
     except _BadQuery as exc:
         return json_reply(400, _error(str(exc)))
     return json_reply(404, _error(f"no such inspection endpoint; try one of {', '.join(ENDPOINTS)}"))
@@ -108,6 +120,7 @@ def _requests(app: SimulatorApp, params: dict[str, str]) -> dict[str, Any]:
                 "time": e.time,
                 "duration": round(e.duration, 6),
                 "fault": e.fault,
+                "hubId": e.hub_id,
             }
             for offset, e in enumerate(chosen)
         ],
@@ -117,14 +130,20 @@ def _requests(app: SimulatorApp, params: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def counters(metrics: Metrics, state: SimulatorState) -> dict[str, Any]:
+def _by_status(state: SimulatorState) -> Counter[str]:
+    with state.lock:
+        return Counter(m.status_type or "NONE" for m in state.messages.values())
+
+
+def counters(metrics: Metrics, accounts: Sequence[SimulatedAccount]) -> dict[str, Any]:
     """What ``/_simulator/counters`` answers (and the command line prints on exit).
 
     :param metrics: the request log and counters.
-    :param state: the simulated account.
+    :param accounts: every simulated account.
     """
-    with state.lock:
-        by_status = Counter(m.status_type or "NONE" for m in state.messages.values())
+    by_status: Counter[str] = Counter()
+    for account in accounts:
+        by_status.update(_by_status(account.state))
     return {
         "requests": metrics.total_requests,
         "statusCounts": {str(k): v for k, v in sorted(metrics.status_counts.items())},
@@ -135,10 +154,44 @@ def counters(metrics: Metrics, state: SimulatorState) -> dict[str, Any]:
     }
 
 
+def account_counters(metrics: Metrics, accounts: Sequence[SimulatedAccount]) -> list[dict[str, Any]]:
+    """Per account: requests its tokens made, answers per status, messages per status, rate limit left.
+
+    :param metrics: the request log and counters.
+    :param accounts: every simulated account.
+    """
+    listed = []
+    for account in accounts:
+        answers = metrics.account_status_counts(account.hub_id)
+        by_status = _by_status(account.state)
+        remaining = dict(account.limiter.peek_headers()).get("X-HubSpot-RateLimit-Remaining")
+        listed.append(
+            {
+                "hubId": account.hub_id,
+                "requests": sum(answers.values()),
+                "statusCounts": {str(k): v for k, v in sorted(answers.items(), key=lambda kv: str(kv[0]))},
+                "messages": sum(by_status.values()),
+                "messagesByStatus": dict(sorted(by_status.items())),
+                "rateLimitRemaining": None if remaining is None else int(remaining),
+            }
+        )
+    return listed
+
+
+def _state(app: SimulatorApp, params: dict[str, str]) -> SimulatorState:
+    hub_id = _int(params, "hubId", None, 1, 2**63 - 1)
+    if hub_id is None:
+        return app.ctx.state
+    account = app.ctx.accounts.get(hub_id)
+    if account is None:
+        raise _BadQuery(f"no account {hub_id}; /_simulator/accounts lists them")
+    return account.state
+
+
 def _messages(app: SimulatorApp, params: dict[str, str]) -> dict[str, Any]:
     channel = _int(params, "channelId", None, 0, 2**31 - 1)
     limit = _int(params, "limit", MAX_LIMIT, 1, 100_000) or MAX_LIMIT
-    state = app.ctx.state
+    state = _state(app, params)
     with state.lock:
         chosen = [m for m in state.messages.values() if channel is None or m.channel_id == channel]
         listed = [
@@ -155,10 +208,9 @@ def _messages(app: SimulatorApp, params: dict[str, str]) -> dict[str, Any]:
     return {"messages": listed, "total": len(chosen)}
 
 
-def _history(app: SimulatorApp, channel_text: str, message_id: str) -> Reply:
+def _history(state: SimulatorState, channel_text: str, message_id: str) -> Reply:
     if not (len(channel_text) <= 10 and channel_text.isascii() and channel_text.isdigit()):
         raise _BadQuery("channelId must be digits")
-    state = app.ctx.state
     with state.lock:
         message = state.find_message(int(channel_text), message_id)
         if message is None:

@@ -17,6 +17,7 @@ class RequestLogEntry:
     :param time: wall-clock arrival time (``time.time()``).
     :param duration: seconds from arrival to answer.
     :param fault: the injected fault kind, or None.
+    :param hub_id: the account the request's token (or refresh token) belonged to; None when unknown or refused.
     """
 
     method: str
@@ -25,6 +26,7 @@ class RequestLogEntry:
     time: float
     duration: float
     fault: str | None
+    hub_id: int | None = None
 
 
 class Metrics:
@@ -40,6 +42,7 @@ class Metrics:
         self._faults: Counter[str] = Counter()
         self._token_requests = 0
         self._total = 0
+        self._by_hub: dict[int, Counter[int | None]] = {}
 
     def record(self, entry: RequestLogEntry) -> None:
         """Add one request.
@@ -53,6 +56,11 @@ class Metrics:
                 self._status[entry.status] += 1
             if entry.fault is not None:
                 self._faults[entry.fault] += 1
+            if entry.hub_id is not None:
+                per_hub = self._by_hub.get(entry.hub_id)
+                if per_hub is None:
+                    per_hub = self._by_hub[entry.hub_id] = Counter()
+                per_hub[entry.status] += 1
 
     def count_token_request(self) -> None:
         """Count one request to the OAuth token endpoint."""
@@ -94,6 +102,14 @@ class Metrics:
         with self._lock:
             return Counter(self._faults)
 
+    def account_status_counts(self, hub_id: int) -> Counter[int | None]:
+        """A copy of one account's answers per status code (None: dropped without an answer).
+
+        :param hub_id: the account.
+        """
+        with self._lock:
+            return Counter(self._by_hub.get(hub_id, ()))
+
     @property
     def token_requests(self) -> int:
         """Requests to the OAuth token endpoint (any outcome)."""
@@ -108,3 +124,4 @@ class Metrics:
             self._faults.clear()
             self._token_requests = 0
             self._total = 0
+            self._by_hub.clear()

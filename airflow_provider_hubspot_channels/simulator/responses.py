@@ -28,12 +28,14 @@ class Reply:
     :param body: the encoded body.
     :param content_type: value of the Content-Type header.
     :param headers: further headers, in order.
+    :param hub_id: the account the request's credentials belonged to, for the request log; None when unknown.
     """
 
     status: int
     body: bytes
     content_type: str = JSON_TYPE
     headers: list[tuple[str, str]] = field(default_factory=list)
+    hub_id: int | None = None
 
 
 class Refusal(Exception):

@@ -185,15 +185,24 @@ def _allocate(count: int, at_least_one: bool, shares: dict[str, float] = _SHARES
 
 
 def seed_scenario(
-    state: SimulatorState, name: str, count: int | None = None, *, now: datetime | None = None, seed: int = 0
+    state: SimulatorState,
+    name: str,
+    count: int | None = None,
+    *,
+    now: datetime | None = None,
+    seed: int = 0,
+    portal_id: int | None = None,
 ) -> ScenarioSeed:
     """Seed a named scenario into the store.
 
-    :param state: the store.
+    :param state: the store (of one account).
     :param name: ``reconciliation``, ``smoke`` or ``two_way``.
     :param count: number of integrator records; the scenario's default when None.
     :param now: reference time (aware); the current time when None.
     :param seed: seed of every draw.
+    :param portal_id: the account the store belongs to: every record names it as ``portal_id`` (decimal text, as
+        the provider normalises it), and the draws depend on it, so accounts seeded with one seed get different
+        message ids. None: records name no account, draws as before accounts existed.
     :raises ValueError: unknown scenario, negative count, or naive ``now``.
     """
     if name not in DEFAULT_COUNTS:
@@ -203,9 +212,20 @@ def seed_scenario(
         raise ValueError("count must not be negative")
     now = now or datetime.now(timezone.utc)
     now_ms = to_ms(now)
-    rng = random.Random(f"{name}:{seed}")
+    rng = random.Random(f"{name}:{seed}" if portal_id is None else f"{name}:{seed}:{portal_id}")
     if name == "two_way":
-        return _seed_two_way(state, count, now, now_ms, rng, seed)
+        seeded = _seed_two_way(state, count, now, now_ms, rng, seed)
+    else:
+        seeded = _seed_one_way(state, name, count, now, now_ms, rng, seed)
+    if portal_id is not None:
+        for record in seeded.records:
+            record["portal_id"] = str(portal_id)
+    return seeded
+
+
+def _seed_one_way(
+    state: SimulatorState, name: str, count: int, now: datetime, now_ms: int, rng: random.Random, seed: int
+) -> ScenarioSeed:
     sizes = _allocate(count, at_least_one=name == "smoke")
     classes = [c for c in CLASSIFICATIONS for _ in range(sizes[c])]
     rng.shuffle(classes)

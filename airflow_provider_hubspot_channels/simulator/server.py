@@ -14,23 +14,25 @@ import socketserver
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timezone
 from http.server import ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
+from .account import AccountData, SimulatedAccount
 from .api import ApiContext
-from .auth import ALL_SCOPES, TokenStore
+from .auth import TokenStore
 from .faults import FaultConfig, FaultPlan, LatencyModel
 from .handler import SimulatorApp, SimulatorHandler
 from .metrics import Metrics, RequestLogEntry
 from .rate_limit import RateLimiter
-from .scenarios import ScenarioSeed, seed_scenario
-from .state import SimulatorState
+from .scenarios import DEFAULT_COUNTS
+from .state import FIRST_THREAD_ID, SimulatorState
 
 HOST = "127.0.0.1"
 DEFAULT_HUB_ID = 20260301
+#: Thread ids each account can generate before its range meets the next account's.
+THREAD_ID_RANGE = 100_000_000
 
 
 class SimulatorHTTPServer(ThreadingHTTPServer):
@@ -155,7 +157,7 @@ class SimulatorHTTPServer(ThreadingHTTPServer):
         return not any(thread.is_alive() for thread in threads)
 
 
-class HubSpotSimulator:
+class HubSpotSimulator(AccountData):
     """A local stand-in for HubSpot's Custom Channels, Conversations Inbox and OAuth APIs.
 
     Use as a context manager (or call :meth:`start` and :meth:`stop`)::
@@ -165,8 +167,12 @@ class HubSpotSimulator:
             requests.patch(f"{sim.base_url}/conversations/custom-channels/2026-03/1001/messages/{message['id']}",
                            json={"statusType": "SENT"}, headers={"Authorization": f"Bearer {sim.access_token}"})
 
+    Many accounts: one OAuth app (:attr:`client_id`, :attr:`client_secret`) installed in every account added with
+    :meth:`add_account`, each with its own data, tokens and rate limiter; the simulator's own data methods
+    (``add_message``, ``get_message``, ...) and tokens act on the default account (:attr:`hub_id`).
+
     :param port: TCP port on 127.0.0.1; 0 (default) picks a free one.
-    :param rate_limit: requests per rolling window for the account, or None for no limit (and no rate headers).
+    :param rate_limit: requests per rolling window per account, or None for no limit (and no rate headers).
     :param rate_window_seconds: length of the rolling window (HubSpot: 10 s; shorter in tests).
     :param daily_limit: requests per UTC day, or None.
     :param latency: seconds added to every answer.
@@ -176,7 +182,7 @@ class HubSpotSimulator:
     :param token_lifetime: seconds an access token lives (HubSpot: 1800).
     :param rotate_refresh_tokens: make refresh tokens single use (the grant answers a new one).
     :param strict_transitions: refuse PATCHes that change a message whose status is READ or FAILED.
-    :param hub_id: the simulated portal id.
+    :param hub_id: the default account's portal id.
     :param seed_defaults: create channel 1001, channel account 2001 and inbox 3001.
     :param access_token: a fixed access token (every scope, never expires) instead of a generated one.
     :param request_log_limit: keep at most this many request log entries.
@@ -208,23 +214,113 @@ class HubSpotSimulator:
         self.requested_port = port
         self.seed = seed
         self.idle_timeout = idle_timeout
-        self.state = SimulatorState(seed=seed, strict_transitions=strict_transitions)
+        # Every account gets the same limits and behaviour (HubSpot's limit is per installed account).
+        self._limits = (rate_limit, rate_window_seconds, daily_limit)
+        self._strict_transitions = strict_transitions
+        self._seed_defaults = seed_defaults
         self.tokens = TokenStore(lifetime=token_lifetime, rotate_refresh_tokens=rotate_refresh_tokens, hub_id=hub_id)
-        self.limiter = RateLimiter(rate_limit, rate_window_seconds, daily_limit)
+        self._accounts_lock = threading.Lock()
+        self._accounts: dict[int, SimulatedAccount] = {}
+        state = SimulatorState(seed=seed, strict_transitions=strict_transitions)
+        default = self._default = self._new_account(hub_id, state, access_token)
+        self._hub_id = hub_id
+        self.state = default.state
+        self.limiter = default.limiter
         self.fault_plan = FaultPlan(faults, seed)
         self.latency = LatencyModel(latency, latency_jitter, seed)
         self.metrics = Metrics(request_log_limit)
-        self.ctx = ApiContext(self.state, self.tokens, self.limiter)
-        if access_token is not None:
-            self.tokens.add_access(access_token)
-            self._access_token = access_token
-        else:
-            self._access_token = self.tokens.issue_access()
-        self._refresh_token = self.tokens.issue_refresh()
-        if seed_defaults:
-            self.state.seed_defaults()
+        self.ctx = ApiContext(self.tokens, default, self._accounts)
         self._server: SimulatorHTTPServer | None = None
         self._thread: threading.Thread | None = None
+
+    #: The simulator's own :meth:`seed_scenario` records name no account (the task connection's account).
+    names_portal = False
+
+    def _new_account(self, hub_id: int, state: SimulatorState, access_token: str | None = None) -> SimulatedAccount:
+        account = SimulatedAccount(
+            hub_id,
+            tokens=self.tokens,
+            limiter=RateLimiter(*self._limits),
+            state=state,
+            seed=self.seed,
+            access_token=access_token,
+        )
+        if self._seed_defaults:
+            state.seed_defaults()
+        self._accounts[hub_id] = account
+        return account
+
+    # ------------------------------------------------------------------------------------------- accounts
+
+    def add_account(self, hub_id: int | None = None) -> SimulatedAccount:
+        """Install the app in one more account: its own data (default channel 1001, account 2001, inbox 3001
+        unless ``seed_defaults=False``), tokens and rate limiter, with the simulator's limits. Safe while serving.
+
+        :param hub_id: its portal id; the next free one after the default account's when None.
+        :raises ValueError: not positive, or the account exists.
+        """
+        with self._accounts_lock:
+            if hub_id is None:
+                hub_id = max(self._accounts) + 1
+            if hub_id < 1:
+                raise ValueError(f"hub_id must be a positive portal id, got {hub_id}")
+            if hub_id in self._accounts:
+                raise ValueError(f"account {hub_id} already exists")
+            # Ids and phone numbers differ per account and stay reproducible for one seed; thread ids get a range
+            # per account (HubSpot's are unique across accounts), channel 1001 exists in each.
+            state = SimulatorState(
+                seed=f"{self.seed}:{hub_id}",
+                strict_transitions=self._strict_transitions,
+                first_thread_id=FIRST_THREAD_ID + len(self._accounts) * THREAD_ID_RANGE,
+            )
+            return self._new_account(hub_id, state)
+
+    def account(self, hub_id: int) -> SimulatedAccount:
+        """One account (the default one too).
+
+        :param hub_id: its portal id.
+        :raises KeyError: no such account.
+        """
+        try:
+            return self._accounts[hub_id]
+        except KeyError:
+            raise KeyError(f"no account {hub_id}; known: {sorted(self._accounts)[:10]}") from None
+
+    def accounts(self) -> list[SimulatedAccount]:
+        """Every account, the default one first, then in the order they were added."""
+        with self._accounts_lock:
+            return list(self._accounts.values())
+
+    def seed_accounts(
+        self,
+        accounts: int,
+        messages_per_account: int,
+        *,
+        seed: int = 0,
+        scenario: str = "reconciliation",
+        now: datetime | None = None,
+    ) -> list[dict[str, Any]]:
+        """Seed a scenario into each of the first ``accounts`` accounts (adding accounts as needed, the default one
+        first) and return the integrator's records, each naming its account as ``portal_id`` (decimal text).
+
+        :param accounts: number of accounts.
+        :param messages_per_account: records per account.
+        :param seed: seed of the scenarios (each account draws its own ids from it).
+        :param scenario: ``reconciliation``, ``smoke`` or ``two_way`` (see :mod:`.scenarios`).
+        :param now: reference time of every account's scenario; the current time when None.
+        :raises ValueError: fewer than one account, a negative count or an unknown scenario.
+        """
+        if accounts < 1:
+            raise ValueError(f"accounts must be at least 1, got {accounts}")
+        if messages_per_account < 0 or scenario not in DEFAULT_COUNTS:
+            raise ValueError("messages_per_account must not be negative and scenario must be a known one")
+        now = now or datetime.now(timezone.utc)
+        while len(self._accounts) < accounts:
+            self.add_account()
+        records: list[dict[str, Any]] = []
+        for account in self.accounts()[:accounts]:
+            records.extend(account.seed_scenario(scenario, messages_per_account, now=now, seed=seed).records)
+        return records
 
     # ------------------------------------------------------------------------------------------ lifecycle
 
@@ -297,43 +393,23 @@ class HubSpotSimulator:
 
     @property
     def access_token(self) -> str:
-        """A valid access token with every scope (it expires after ``token_lifetime``)."""
-        return self._access_token
+        """A valid access token of the default account with every scope (it expires after ``token_lifetime``)."""
+        return self._default.access_token
 
     @property
     def refresh_token(self) -> str:
-        """A valid refresh token with every scope."""
-        return self._refresh_token
+        """The default account's refresh token (every scope)."""
+        return self._default.refresh_token
 
     @property
     def client_id(self) -> str:
-        """The OAuth app's client id."""
+        """The OAuth app's client id (one app, installed in every account)."""
         return self.tokens.client_id
 
     @property
     def client_secret(self) -> str:
         """The OAuth app's client secret."""
         return self.tokens.client_secret
-
-    @property
-    def hub_id(self) -> int:
-        """The simulated portal id."""
-        return self.tokens.hub_id
-
-    def issue_token(self, scopes: Iterable[str] = ALL_SCOPES, lifetime: float | None = None) -> str:
-        """Mint an access token, e.g. one lacking a scope to provoke 403.
-
-        :param scopes: scopes to grant.
-        :param lifetime: seconds until expiry; ``token_lifetime`` when None; ``float("inf")`` for never.
-        """
-        return self.tokens.issue_access(scopes, lifetime)
-
-    def issue_refresh_token(self, scopes: Iterable[str] = ALL_SCOPES) -> str:
-        """Mint a refresh token.
-
-        :param scopes: scopes of the access tokens it mints.
-        """
-        return self.tokens.issue_refresh(scopes)
 
     def expire_token(self, token: str) -> None:
         """Make an access token expired (HubSpot then answers 401 ``EXPIRED_AUTHENTICATION``).
@@ -344,7 +420,8 @@ class HubSpotSimulator:
         self.tokens.expire(token)
 
     def expire_all_tokens(self) -> None:
-        """Make every access token issued so far expired, including those the token endpoint handed out."""
+        """Make every access token issued so far expired (of every account), including those the token endpoint
+        handed out."""
         self.tokens.expire_all()
 
     def revoke_refresh_token(self, token: str) -> None:
@@ -365,187 +442,6 @@ class HubSpotSimulator:
         self.fault_plan = plan
         if self._server is not None:
             self._server.app.faults = plan
-
-    # -------------------------------------------------------------------------------------------- seeding
-
-    def add_inbox(
-        self, inbox_id: int | None = None, *, name: str = "Support", created_at: datetime | str | None = None
-    ) -> dict[str, Any]:
-        """Add an inbox. See :meth:`SimulatorState.add_inbox`.
-
-        :param inbox_id: int32 id; the next free id when None.
-        :param name: display name.
-        :param created_at: creation time; now when None.
-        """
-        return self.state.add_inbox(inbox_id, name=name, created_at=created_at)
-
-    def add_channel(
-        self,
-        channel_id: int | None = None,
-        *,
-        name: str = "Simulated SMS",
-        webhook_url: str = "https://integrator.example/hubspot/webhook",
-        created_at: datetime | str | None = None,
-    ) -> dict[str, Any]:
-        """Add a custom channel. See :meth:`SimulatorState.add_channel`.
-
-        :param channel_id: int32 id; the next free id when None.
-        :param name: display name.
-        :param webhook_url: the channel's webhook URL.
-        :param created_at: creation time; now when None.
-        """
-        return self.state.add_channel(channel_id, name=name, webhook_url=webhook_url, created_at=created_at)
-
-    def add_channel_account(
-        self,
-        channel_id: int,
-        channel_account_id: int | None = None,
-        *,
-        inbox_id: int | None = None,
-        name: str = "Support line",
-        delivery_identifier: Mapping[str, str] | None = None,
-        authorized: bool = True,
-    ) -> dict[str, Any]:
-        """Add a channel account. See :meth:`SimulatorState.add_channel_account`.
-
-        :param channel_id: an existing channel.
-        :param channel_account_id: int64 id; the next free id when None.
-        :param inbox_id: an existing inbox; the first inbox when None.
-        :param name: display name.
-        :param delivery_identifier: ``{"type", "value"}``; a generated phone number when None.
-        :param authorized: authorized flag.
-        """
-        return self.state.add_channel_account(
-            channel_id,
-            channel_account_id,
-            inbox_id=inbox_id,
-            name=name,
-            delivery_identifier=delivery_identifier,
-            authorized=authorized,
-        )
-
-    def add_thread(
-        self,
-        channel_id: int,
-        thread_id: int | None = None,
-        *,
-        channel_account_id: int | None = None,
-        recipient: str | None = None,
-        status: str = "OPEN",
-        archived: bool = False,
-        created_at: datetime | str | None = None,
-    ) -> dict[str, Any]:
-        """Add a thread. See :meth:`SimulatorState.add_thread`.
-
-        :param channel_id: an existing channel.
-        :param thread_id: int64 id; the next free id when None.
-        :param channel_account_id: an account of the channel; its first account when None.
-        :param recipient: the customer's identifier value; generated when None.
-        :param status: ``OPEN`` or ``CLOSED``.
-        :param archived: archived flag.
-        :param created_at: creation time; now when None.
-        """
-        return self.state.add_thread(
-            channel_id,
-            thread_id,
-            channel_account_id=channel_account_id,
-            recipient=recipient,
-            status=status,
-            archived=archived,
-            created_at=created_at,
-        )
-
-    def add_message(
-        self,
-        channel_id: int,
-        message_id: str | None = None,
-        direction: str = "OUTGOING",
-        created_at: datetime | str | None = None,
-        status_type: str | None = None,
-        **extra: Any,
-    ) -> dict[str, Any]:
-        """Add a conversation message. See :meth:`SimulatorState.add_message` for the keyword options
-        (``text``, ``recipient``, ``thread_id``, ``channel_account_id``, ``error_message``, ``archived``, and
-        further JSON fields).
-
-        :param channel_id: an existing channel.
-        :param message_id: opaque id; generated when None.
-        :param direction: ``OUTGOING`` or ``INCOMING``.
-        :param created_at: creation time; now when None.
-        :param status_type: initial status, or None for no ``status``.
-        :param extra: see above.
-        :returns: the message as the API returns it.
-        """
-        return self.state.add_message(channel_id, message_id, direction, created_at, status_type, **extra)
-
-    def add_comment(
-        self, thread_id: int, *, text: str = "Internal note", created_at: datetime | str | None = None
-    ) -> dict[str, Any]:
-        """Add an internal COMMENT to a thread.
-
-        :param thread_id: an existing thread.
-        :param text: comment text.
-        :param created_at: creation time; now when None.
-        """
-        return self.state.add_comment(thread_id, text=text, created_at=created_at)
-
-    def add_welcome_message(
-        self, thread_id: int, *, text: str = "Hi! How can we help?", created_at: datetime | str | None = None
-    ) -> dict[str, Any]:
-        """Add a WELCOME_MESSAGE to a thread.
-
-        :param thread_id: an existing thread.
-        :param text: message text.
-        :param created_at: creation time; now when None.
-        """
-        return self.state.add_welcome_message(thread_id, text=text, created_at=created_at)
-
-    def seed_scenario(
-        self, name: str, count: int | None = None, *, now: datetime | None = None, seed: int | None = None
-    ) -> ScenarioSeed:
-        """Seed a named realistic scenario (see :mod:`.scenarios`).
-
-        :param name: ``reconciliation`` or ``smoke``.
-        :param count: number of integrator records; the scenario's default when None.
-        :param now: the reference time; the current time when None.
-        :param seed: seed of the scenario; the simulator's seed when None.
-        :returns: the integrator-side records and the expected classification of each.
-        """
-        return seed_scenario(self.state, name, count, now=now, seed=self.seed if seed is None else seed)
-
-    # ----------------------------------------------------------------------------------------- inspection
-
-    def get_message(self, channel_id: int, message_id: str) -> dict[str, Any] | None:
-        """A message as the API returns it, or None.
-
-        :param channel_id: the channel.
-        :param message_id: the message id.
-        """
-        return self.state.get_message(channel_id, message_id)
-
-    def status_history(self, channel_id: int, message_id: str) -> list[dict[str, Any]]:
-        """Every status change attempt of a message, oldest first (``time``, ``statusType``, ``errorMessage``,
-        ``previousStatusType``, ``accepted``, ``source``).
-
-        :param channel_id: the channel.
-        :param message_id: the message id.
-        :raises KeyError: unknown message.
-        """
-        return self.state.status_history(channel_id, message_id)
-
-    def get_thread(self, thread_id: int) -> dict[str, Any] | None:
-        """A thread as the Inbox API returns it, or None.
-
-        :param thread_id: the thread id.
-        """
-        return self.state.get_thread(thread_id)
-
-    def list_messages(self, channel_id: int | None = None) -> list[dict[str, Any]]:
-        """All conversation messages, optionally of one channel.
-
-        :param channel_id: the channel, or None for all.
-        """
-        return self.state.list_messages(channel_id)
 
     @property
     def request_log(self) -> list[RequestLogEntry]:

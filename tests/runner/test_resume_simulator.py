@@ -60,6 +60,18 @@ def kill_when(sim: HubSpotSimulator, task: Any, patches: int) -> threading.Threa
     return thread
 
 
+def settled(sim: HubSpotSimulator, quiet: float = 0.5, limit: float = 15.0) -> None:
+    """Wait until requests the killed try had in flight have landed: the client gave up on them, the simulator still
+    answers (and logs) them after its latency; on a loaded machine that can be after the retry began, where they
+    would be counted as the retry's. Quiet = no new log entry for ``quiet`` s (10x the latency), bounded."""
+    deadline = time.monotonic() + limit
+    seen, since = len(sim.request_log), time.monotonic()
+    while time.monotonic() < deadline and time.monotonic() - since < quiet:
+        time.sleep(0.02)
+        if len(sim.request_log) != seen:
+            seen, since = len(sim.request_log), time.monotonic()
+
+
 def killed_then_retried(sim: HubSpotSimulator, make_task: Any, report: Path) -> dict[str, Any]:
     store = DictStore()
     context = {**CONTEXT, "task_state_store": store}
@@ -68,6 +80,7 @@ def killed_then_retried(sim: HubSpotSimulator, make_task: Any, report: Path) -> 
     with pytest.raises(AirflowException, match="killed"):
         first.execute(context)
     watcher.join()
+    settled(sim)
     saved = Progress.from_json(store.data[PROGRESS_KEY])
     assert saved is not None and 0 < saved.covered < COUNT
     failed_after_first = {m["id"] for m in sim.list_messages(1001) if (m.get("status") or {}).get("statusType")}
