@@ -512,7 +512,13 @@ def scenario(
             runs.append(stats)
             if (stats.get("share") or 0.0) < TARGET_SHARE:
                 break  # saturated: a larger N only takes longer to say so
-    raw = {"runs": runs, "limit": ACCOUNT_LIMIT, "latency": LATENCY, "steady_seconds": steady_seconds}
+    raw = {
+        "runs": runs,
+        "limit": ACCOUNT_LIMIT,
+        "latency": LATENCY,
+        "steady_seconds": steady_seconds,
+        "date_utc": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    }
     raw["sizing"] = sizing(runs)
     return figures(runs), raw
 
@@ -631,7 +637,8 @@ def results_text(raw: dict[str, Any]) -> list[str]:
         f"Each account at {ACCOUNT_LIMIT} requests per 10 s, {1000 * LATENCY:.0f} ms per answer, PATCH only; share = "
         "answered requests / (N x limit) from the simulators' request logs, from one window after the first answer "
         "to the first account's last answer (every account busy). Client CPU is `getrusage` of the client "
-        "process(es) alone; the simulators run in another process. Both share the machine's 2 cores.",
+        "process(es) alone; the simulators run in another process. Both share the machine's cores with whatever "
+        f"else runs (load average before each run: {_loads(raw['runs'])}). Run {raw.get('date_utc', '?')}.",
         "",
         "| Setup | Accounts | Threads | Share of N x limit | 429s | Client CPU-s / 1,000 req | Client process, "
         "share of a core | Simulators, share of a core | Machine busy |",
@@ -669,6 +676,11 @@ def results_text(raw: dict[str, Any]) -> list[str]:
     lines.append("")
     lines += sizing_text(raw.get("sizing") or {})
     return lines
+
+
+def _loads(runs: Sequence[dict[str, Any]]) -> str:
+    loads = [run["load_before"] for run in runs if "load_before" in run]
+    return f"{min(loads):.1f} to {max(loads):.1f}" if loads else "?"
 
 
 def sizing_text(size: dict[str, Any]) -> list[str]:
