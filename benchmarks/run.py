@@ -1213,7 +1213,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--s8-count", type=int, default=240, help="stale messages in the verify-by-thread backlog")
     parser.add_argument("--s8-mixed-count", type=int, default=600, help="records in the mixed batch")
     parser.add_argument("--s9-count", type=int, default=2000, help="stale messages in the batch killed at 60%%")
-    parser.add_argument("--s10-accounts", default="1,10,25,50,75", help="baseline: N single-account simulators")
+    parser.add_argument("--s10-accounts", default="1,10,50,75", help="baseline: N single-account simulators")
     parser.add_argument("--s10-multi", default="1,10,50,100", help="accounts served by one task")
     parser.add_argument("--s10-split", default="50,100", help="accounts split over two tasks in two processes")
     parser.add_argument("--s10-seconds", type=float, default=20.0, help="steady phase of each run")
