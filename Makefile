@@ -33,16 +33,19 @@ demo: $(STAMP)
 
 # ---------------------------------------------------------------------------------------------------------------
 # End-to-end tests (tests/e2e, docs/e2e.md): Airflow's real services (API server, scheduler, DAG processor) and its
-# UI in headless Chromium. Installs what they need: Debian's chromium (only if missing) and Playwright's Python
-# package, which drives that chromium and downloads no browser.
+# UI in headless Chromium; a CeleryExecutor cluster (Redis, PostgreSQL, two workers). Installs what they need:
+# Debian's chromium, redis-server and postgresql (only if missing), Playwright's Python package, which drives that
+# chromium and downloads no browser, and the test extra's Celery provider and database clients.
 E2E_PIP := playwright==1.65.2
 E2E_TIMEOUT := 1200
 E2E_APT := chromium fonts-liberation
+# The distributed e2e test's backing services (tests/e2e/_services.py starts and stops them itself).
+E2E_SERVICES_APT := redis-server postgresql
 # The oldest supported Airflow, in its own venv (under build/, ignored by git and ruff).
 OLDEST_AIRFLOW := 3.1.8
 OLDEST_VENV := build/venv-airflow-3.1
 
-.PHONY: test-e2e test-oldest e2e-browser
+.PHONY: test-e2e test-oldest e2e-browser e2e-services
 
 e2e-browser:
 	@command -v chromium >/dev/null 2>&1 || { \
@@ -52,11 +55,22 @@ e2e-browser:
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $(E2E_APT) >/dev/null; }
 	@chromium --version
 
+# Redis and PostgreSQL from Debian, only if missing; nothing is started here (the test starts its own, as a user
+# other than root for PostgreSQL, on free ports of 127.0.0.1).
+e2e-services:
+	@{ command -v redis-server && ls /usr/lib/postgresql/*/bin/postgres; } >/dev/null 2>&1 || { \
+		echo "+ apt-get install $(E2E_SERVICES_APT)"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $(E2E_SERVICES_APT) >/dev/null; }
+	@redis-server --version
+	@ls /usr/lib/postgresql/*/bin/postgres
+
 $(VENV)/.e2e-installed: $(STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check "$(E2E_PIP)"
 	touch $@
 
-test-e2e: e2e-browser $(VENV)/.e2e-installed
+test-e2e: e2e-browser e2e-services $(VENV)/.e2e-installed
 	timeout $(E2E_TIMEOUT) $(BIN)/python -m pytest tests/e2e --durations=0
 
 $(OLDEST_VENV)/.installed: pyproject.toml
@@ -67,7 +81,7 @@ $(OLDEST_VENV)/.installed: pyproject.toml
 	touch $@
 
 # Everything that needs only Python, then the e2e tests, against Airflow $(OLDEST_AIRFLOW).
-test-oldest: e2e-browser $(OLDEST_VENV)/.installed
+test-oldest: e2e-browser e2e-services $(OLDEST_VENV)/.installed
 	$(OLDEST_VENV)/bin/python -c "import airflow; print('Airflow', airflow.__version__)"
 	$(OLDEST_VENV)/bin/python -m pytest
 	timeout $(E2E_TIMEOUT) $(OLDEST_VENV)/bin/python -m pytest tests/e2e --durations=0
@@ -103,7 +117,7 @@ $(AIRFLOW_32_VENV)/.installed: pyproject.toml $(AIRFLOW_32_CONSTRAINTS)
 	touch $@
 
 # The suite, then the e2e tests (on the wheel's own example DAGs), against the built wheel on Airflow $(AIRFLOW_32).
-test-wheel: e2e-browser dist $(AIRFLOW_32_VENV)/.installed
+test-wheel: e2e-browser e2e-services dist $(AIRFLOW_32_VENV)/.installed
 	$(AIRFLOW_32_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps \
 		dist/*.whl
 	rm -rf $(WHEEL_RUN) && mkdir -p $(WHEEL_RUN)

@@ -25,6 +25,10 @@ Decisions:
   HubSpot instead of skipping the row.
 * A store made by the previous version gains the new columns on first open. Its ``reconciled_at`` (settled by a
   previous version) counts as reported for a row still ``pending``; a ``failed`` row it settled was reported FAILED.
+* A message is keyed by its account too (``portal_id``, ``''`` for the task connection's account): one message id
+  in two HubSpot accounts is two messages. A store without the column is re-keyed on first open (its rows are the
+  connection's account); loaders return ``portal_id`` only for rows that have one, so single-account batches are
+  as before.
 """
 
 from __future__ import annotations
@@ -44,21 +48,9 @@ from airflow_provider_hubspot_channels.validation import (
     shown,
     validate_channel_id,
     validate_message_id,
+    validate_portal_id,
     validate_status_type,
 )
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS outgoing_messages (
-    channel_id      INTEGER NOT NULL,
-    message_id      TEXT    NOT NULL,
-    created_at      TEXT    NOT NULL,  -- ISO 8601 UTC, from the webhook's createdAt
-    delivery_status TEXT    NOT NULL DEFAULT 'pending',
-    recipient       TEXT,
-    carrier_error   TEXT,
-    reconciled_at   TEXT,              -- written by previous versions only (see the module docstring)
-    PRIMARY KEY (channel_id, message_id)
-)
-"""
 
 #: Columns added since the first version, with their declarations: ``connect`` adds any that a file lacks.
 ADDED_COLUMNS = {
@@ -68,6 +60,30 @@ ADDED_COLUMNS = {
     "abandoned": "TEXT",  # the outcome after which the row is never loaded again (not_found, refused, ...)
     "conversations_thread_id": "TEXT",  # HubSpot's thread id (digits), for verify by thread
 }
+_FIRST_COLUMNS = (
+    "channel_id, message_id, created_at, delivery_status, recipient, carrier_error, reconciled_at, "
+    + ", ".join(ADDED_COLUMNS)
+)
+
+
+def _schema(table: str) -> str:
+    added = "".join(f"    {name} {declaration},\n" for name, declaration in ADDED_COLUMNS.items())
+    return f"""
+CREATE TABLE IF NOT EXISTS {table} (
+    portal_id       TEXT    NOT NULL DEFAULT '',  -- HubSpot account (portalId); '' is the connection's account
+    channel_id      INTEGER NOT NULL,
+    message_id      TEXT    NOT NULL,
+    created_at      TEXT    NOT NULL,  -- ISO 8601 UTC, from the webhook's createdAt
+    delivery_status TEXT    NOT NULL DEFAULT 'pending',
+    recipient       TEXT,
+    carrier_error   TEXT,
+    reconciled_at   TEXT,              -- written by previous versions only (see the module docstring)
+{added}    PRIMARY KEY (portal_id, channel_id, message_id)
+)
+"""
+
+
+SCHEMA = _schema("outgoing_messages")
 
 _REPORTED = "COALESCE(UPPER(TRIM(reported_status)), '')"
 _NEWER_RECEIPT = "(receipt_at IS NOT NULL AND (reported_at IS NULL OR receipt_at >= reported_at))"
@@ -84,7 +100,8 @@ _DISAGREES = f"abandoned IS NULL AND {_REPORTED} <> 'READ' AND ({_NEWER_RECEIPT}
 # latest receipt is left out: that report was made without the receipt, so the run verifies instead of skipping.
 _LOADED = (
     "channel_id, message_id, created_at, delivery_status, recipient, carrier_error, receipt_at, "
-    f"conversations_thread_id, CASE WHEN {_NEWER_RECEIPT} AND NOT ({_TARGET_DIFFERS}) THEN NULL "
+    "conversations_thread_id, NULLIF(portal_id, '') AS portal_id, "
+    f"CASE WHEN {_NEWER_RECEIPT} AND NOT ({_TARGET_DIFFERS}) THEN NULL "
     "ELSE reported_status END AS reported_status"
 )
 
@@ -98,7 +115,7 @@ def connect(path: str | Path) -> sqlite3.Connection:
     db = sqlite3.connect(str(path))
     db.row_factory = sqlite3.Row
     db.execute(SCHEMA)
-    if set(ADDED_COLUMNS) - _columns(db):
+    if {*ADDED_COLUMNS, "portal_id"} - _columns(db):
         _migrate(db)
     return db
 
@@ -126,6 +143,15 @@ def _migrate(db: sqlite3.Connection) -> None:
                 "UPDATE outgoing_messages SET reported_at = reconciled_at "
                 "WHERE reconciled_at IS NOT NULL AND reported_at IS NULL"
             )
+        if "portal_id" not in have:
+            # The key gains the account: SQLite cannot change a primary key in place, so the table is rebuilt in
+            # the same transaction (every row is the connection's account).
+            db.execute(_schema("outgoing_messages_keyed"))
+            db.execute(
+                f"INSERT INTO outgoing_messages_keyed ({_FIRST_COLUMNS}) SELECT {_FIRST_COLUMNS} FROM outgoing_messages"
+            )
+            db.execute("DROP TABLE outgoing_messages")
+            db.execute("ALTER TABLE outgoing_messages_keyed RENAME TO outgoing_messages")
         db.commit()
     except BaseException:
         db.rollback()
@@ -147,7 +173,8 @@ def insert_records(path: str | Path, records: Iterable[Mapping[str, Any]]) -> in
     :param path: the SQLite file.
     :param records: dicts with channel_id, message_id, created_at, delivery_status and optional recipient,
         carrier_error, conversations_thread_id (digits), reported_status (what the bridge already reported:
-        SENT, READ or FAILED, any case; its ``reported_at`` is now) and receipt_at.
+        SENT, READ or FAILED, any case; its ``reported_at`` is now), receipt_at and portal_id (``portalId``: the
+        HubSpot account; absent for the connection's).
     """
     now = _iso(datetime.now(timezone.utc))
     rows = [_insert_row(index, record, now) for index, record in enumerate(records)]
@@ -155,8 +182,8 @@ def insert_records(path: str | Path, records: Iterable[Mapping[str, Any]]) -> in
         before = db.total_changes
         db.executemany(
             "INSERT INTO outgoing_messages (channel_id, message_id, created_at, delivery_status, recipient, "
-            "carrier_error, reported_status, reported_at, receipt_at, conversations_thread_id) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT(channel_id, message_id) DO NOTHING",
+            "carrier_error, reported_status, reported_at, receipt_at, conversations_thread_id, portal_id) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(portal_id, channel_id, message_id) DO NOTHING",
             rows,
         )
         return db.total_changes - before
@@ -184,6 +211,7 @@ def _insert_row(index: int, record: Any, now: str) -> tuple[Any, ...]:
             now if reported else None,
             None if receipt_at is None else _iso(parse_timestamp(receipt_at, field="receipt_at")),
             _thread_id(record.get("conversations_thread_id")),
+            _portal_id(record),
         )
     except InvalidInputError as exc:
         raise InvalidInputError(f"{where}.{exc.field}", exc.problem, exc.fix) from None
@@ -216,6 +244,11 @@ def _reported_status(value: Any) -> str | None:
     return validate_status_type(value, field="reported_status")
 
 
+def _portal_id(record: Mapping[str, Any]) -> str:
+    value = record.get("portal_id", record.get("portalId"))
+    return "" if value is None else validate_portal_id(value, field="portal_id")
+
+
 def _thread_id(value: Any) -> str | None:
     if value is None:
         return None
@@ -238,6 +271,7 @@ def record_receipt(
     carrier_error: str | None = None,
     *,
     receipt_at: datetime | None = None,
+    portal_id: str | int | None = None,
 ) -> bool:
     """Record a carrier's delivery receipt (as the bridge would); returns whether the message was in the store.
 
@@ -251,6 +285,7 @@ def record_receipt(
     :param delivery_status: ``delivered``, ``read`` or ``failed``.
     :param carrier_error: the carrier's error text for a ``failed`` receipt, if any (replaces any earlier one).
     :param receipt_at: when the receipt arrived, aware; now when None.
+    :param portal_id: the message's HubSpot account; None for the connection's account.
     """
     if delivery_status not in RECEIPT_STATUSES:
         raise InvalidInputError(
@@ -259,11 +294,12 @@ def record_receipt(
             f"use one of {', '.join(sorted(RECEIPT_STATUSES))} (a receipt is never pending)",
         )
     at = _iso(parse_timestamp(receipt_at, field="receipt_at")) if receipt_at else _iso(datetime.now(timezone.utc))
+    account = "" if portal_id is None else validate_portal_id(portal_id)
     with closing(connect(path)) as db, db:
         cursor = db.execute(
             "UPDATE outgoing_messages SET delivery_status = ?, carrier_error = ?, receipt_at = ? "
-            "WHERE channel_id = ? AND message_id = ?",
-            (delivery_status, carrier_error, at, int(channel_id), str(message_id)),
+            "WHERE channel_id = ? AND message_id = ? AND portal_id = ?",
+            (delivery_status, carrier_error, at, int(channel_id), str(message_id), account),
         )
         return cursor.rowcount > 0
 
@@ -279,23 +315,35 @@ SHOWN_COLUMNS = (
     "reported_at",
     "abandoned",
     "conversations_thread_id",
+    "portal_id",
 )
 
 
-def message_rows(path: str | Path, message_id: str, channel_id: int | None = None) -> list[dict[str, Any]]:
-    """The stored rows of a message id (one per channel that has it), without the recipient.
+def message_rows(
+    path: str | Path, message_id: str, channel_id: int | None = None, portal_id: str | int | None = None
+) -> list[dict[str, Any]]:
+    """The stored rows of a message id (one per channel and account that has it), without the recipient;
+    ``portal_id`` only in rows of a named account.
 
     :param path: the SQLite file.
     :param message_id: the message id.
     :param channel_id: only this channel, if given.
+    :param portal_id: only this account, if given.
     """
     query = f"SELECT {', '.join(SHOWN_COLUMNS)} FROM outgoing_messages WHERE message_id = ?"
     args: list[Any] = [str(message_id)]
     if channel_id is not None:
         query += " AND channel_id = ?"
         args.append(int(channel_id))
+    if portal_id is not None:
+        query += " AND portal_id = ?"
+        args.append(validate_portal_id(portal_id))
     with closing(connect(path)) as db:
-        return [dict(row) for row in db.execute(query + " ORDER BY channel_id", args)]
+        rows = [dict(row) for row in db.execute(query + " ORDER BY channel_id, portal_id", args)]
+    for row in rows:
+        if not row["portal_id"]:
+            del row["portal_id"]
+    return rows
 
 
 def _iso(value: datetime) -> str:
@@ -417,7 +465,7 @@ def record_outcomes(path: str | Path, report_path: str | Path, *, loaded_at: dat
             if row is None:
                 bad_lines += 1
                 continue
-            channel_id, message_id, outcome, after = row
+            channel_id, message_id, outcome, after, account = row
             after = None if after == "RECEIVED" else after
             abandon = outcome if outcome in ABANDONING_OUTCOMES else None
             if after is None and abandon is None:
@@ -429,14 +477,15 @@ def record_outcomes(path: str | Path, report_path: str | Path, *, loaded_at: dat
                 "reported_at = CASE WHEN ?1 IS NULL OR (?2 AND delivery_status <> 'pending') THEN reported_at "
                 "ELSE ?3 END, "
                 "abandoned = COALESCE(?4, abandoned) "
-                "WHERE channel_id = ?5 AND message_id = ?6",
-                (after, outcome == "marked_failed", now, abandon, channel_id, message_id),
+                "WHERE channel_id = ?5 AND message_id = ?6 AND portal_id = ?7",
+                (after, outcome == "marked_failed", now, abandon, channel_id, message_id, account),
             )
     return {**counts, "bad_lines": bad_lines}
 
 
-def _report_row(line: bytes) -> tuple[int, str, str, str | None] | None:
-    """``(channel_id, message_id, outcome, hubspot_status_after)`` of one report line, or None when unusable."""
+def _report_row(line: bytes) -> tuple[int, str, str, str | None, str] | None:
+    """``(channel_id, message_id, outcome, hubspot_status_after, portal_id)`` of one report line (``''``: no
+    account named), or None when unusable."""
     try:
         row = json.loads(line.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
@@ -453,9 +502,10 @@ def _report_row(line: bytes) -> tuple[int, str, str, str | None] | None:
         message_id = validate_message_id(row.get("message_id"))
         # JSON's \ud800 escapes decode to lone surrogates, which SQLite cannot store (and no HubSpot id has).
         message_id.encode("utf-8")
+        account = "" if row.get("portal_id") is None else validate_portal_id(row["portal_id"])
     except (InvalidInputError, ValueError):  # UnicodeEncodeError is a ValueError; so is int() of e.g. "²"
         return None
-    return channel_id, message_id, row["outcome"], after
+    return channel_id, message_id, row["outcome"], after, account
 
 
 if __name__ == "__main__":

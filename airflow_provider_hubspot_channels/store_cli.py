@@ -73,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     receipt.add_argument("message_id", metavar="MESSAGE_ID")
     receipt.add_argument("status", metavar="STATUS", help=f"one of {', '.join(sorted(RECEIPT_STATUSES))}")
     receipt.add_argument("--channel-id", type=_channel_id, default=None, help="needed when two channels have the id")
+    receipt.add_argument("--portal-id", default=None, help="the HubSpot account, needed when two accounts have the id")
     receipt.add_argument("--at", default=None, help="when the receipt arrived (ISO 8601 with offset); default now")
     receipt.add_argument("--carrier-error", default=None, help="the carrier's error text of a failed receipt")
 
@@ -179,14 +180,21 @@ def _receipt(store: Path, args: argparse.Namespace) -> int:
             f"use one of {', '.join(sorted(RECEIPT_STATUSES))}",
         )
     at = _aware(args.at, "--at")
-    channel_id = _one_channel(store, args.message_id, args.channel_id)
-    record_receipt(store, channel_id, args.message_id, status, args.carrier_error, receipt_at=at)
-    print(f"recorded {status} for message {args.message_id} of channel {channel_id}")
+    channel_id, portal_id = _one_message(store, args.message_id, args.channel_id, args.portal_id)
+    record_receipt(store, channel_id, args.message_id, status, args.carrier_error, receipt_at=at, portal_id=portal_id)
+    account = f" of account {portal_id}" if portal_id else ""
+    print(f"recorded {status} for message {args.message_id} of channel {channel_id}{account}")
     return 0
 
 
-def _one_channel(store: Path, message_id: str, channel_id: int | None) -> int:
-    channels = [row["channel_id"] for row in message_rows(store, message_id, channel_id)]
+def _one_message(store: Path, message_id: str, channel_id: int | None, portal_id: str | None) -> tuple[int, str | None]:
+    rows = message_rows(store, message_id, channel_id, portal_id)
+    channels = sorted({row["channel_id"] for row in rows})
+    accounts = sorted({row.get("portal_id", "the connection's") for row in rows})
+    if len(channels) == 1 and len(accounts) > 1:
+        raise _Refused(
+            f"message_id: {message_id!r} is in accounts {', '.join(accounts)}. Fix: name one with --portal-id"
+        )
     if not channels:
         where = "" if channel_id is None else f" of channel {channel_id}"
         raise _Missing(
@@ -198,7 +206,7 @@ def _one_channel(store: Path, message_id: str, channel_id: int | None) -> int:
             f"message_id: {message_id!r} is in channels {', '.join(map(str, channels))}. "
             "Fix: name one with --channel-id"
         )
-    return int(channels[0])
+    return int(channels[0]), rows[0].get("portal_id")
 
 
 def _pending(store: Path, args: argparse.Namespace) -> int:

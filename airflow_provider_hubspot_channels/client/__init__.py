@@ -4,6 +4,7 @@ from airflow_provider_hubspot_channels.client.client import Answer, ClientStoppe
 from airflow_provider_hubspot_channels.client.config import ClientConfig
 from airflow_provider_hubspot_channels.client.errors import (
     ErrorDetails,
+    HubSpotAccountMismatchError,
     HubSpotApiError,
     HubSpotAuthenticationError,
     HubSpotBadRequestError,
@@ -27,6 +28,7 @@ __all__ = [
     "ClientConfig",
     "ClientStoppedError",
     "ErrorDetails",
+    "HubSpotAccountMismatchError",
     "HubSpotApiError",
     "HubSpotAuthenticationError",
     "HubSpotBadRequestError",

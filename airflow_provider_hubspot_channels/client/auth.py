@@ -19,6 +19,7 @@ import requests
 
 from airflow_provider_hubspot_channels.client.errors import (
     ErrorDetails,
+    HubSpotAccountMismatchError,
     HubSpotConnectionError,
     HubSpotTokenRefreshError,
     InvalidInputError,
@@ -38,6 +39,53 @@ BURNT_REFRESH_TOKEN_NOTE = (
 #: Refresh when this share of the token's lifetime is left (at most 5 minutes before expiry).
 REFRESH_AHEAD_SHARE = 0.2
 REFRESH_AHEAD_MAX = 300.0
+#: HubSpot's portal ids are positive 64-bit integers.
+MAX_HUB_ID = 2**63 - 1
+
+
+def _decimal(value: object) -> str | None:
+    """A positive account id as decimal text without leading zeros, or None when ``value`` is not one."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return str(value) if 1 <= value <= MAX_HUB_ID else None
+    if isinstance(value, str):
+        text = value.strip()
+        # ASCII only: int() would also read other scripts' digits, which no HubSpot answer uses.
+        if text.isascii() and text.isdigit() and len(text) <= 40 and 1 <= int(text) <= MAX_HUB_ID:
+            return str(int(text))
+    return None
+
+
+def normalize_hub_id(value: object, *, field: str = "expected_hub_id") -> str:
+    """A HubSpot account id (portal id) as decimal text, e.g. ``"0243"`` -> ``"243"``.
+
+    :param value: a positive int or a string of ASCII digits (outer whitespace ignored).
+    :param field: the argument to name in the error.
+    """
+    text = _decimal(value)
+    if text is None:
+        raise InvalidInputError(
+            field,
+            f"{value!r} is not a HubSpot account id",
+            f"give the account's portal id, a whole number from 1 to {MAX_HUB_ID} (e.g. 243842089)",
+        )
+    return text
+
+
+def check_hub_id(expected: str, answered: object) -> None:
+    """Raise :class:`HubSpotAccountMismatchError` unless ``answered`` (the token answer's ``hub_id``) is ``expected``.
+
+    :param expected: the account the credentials were stored for (any decimal text of it).
+    :param answered: the ``hub_id`` value of the token answer, as parsed from JSON (missing: None).
+    """
+    want = normalize_hub_id(expected)
+    if isinstance(answered, int) and not isinstance(answered, bool):
+        got: str | None = str(answered)  # a negative or huge number still names what was answered
+    else:
+        got = _decimal(answered)
+    if got is None or (_decimal(got) or got) != want:
+        raise HubSpotAccountMismatchError(want, got)
 
 
 class TokenSource(Protocol):
@@ -98,6 +146,9 @@ class OAuthRefresher:
     :param within_deadline: runs the token POST under the client's per-attempt deadline.
     :param redact: removes known secrets from error text.
     :param origin: scheme, host and port of the token endpoint, for the no-answer error.
+    :param expected_hub_id: the HubSpot account the refresh token was stored for; an answer naming another account
+        (or none) raises :class:`HubSpotAccountMismatchError` and its token is never used.
+    :param proxies: proxies for the token POST (the session's own when None).
     """
 
     def __init__(
@@ -116,6 +167,8 @@ class OAuthRefresher:
         within_deadline: Callable[[Callable[[], requests.Response]], requests.Response] = lambda post: post(),
         redact: Callable[[str], str] = lambda text: text,
         origin: str = "",
+        expected_hub_id: str | None = None,
+        proxies: dict[str, str] | None = None,
     ) -> None:
         secrets = {"client_id": client_id, "client_secret": client_secret, "refresh_token": refresh_token}
         for field, value in secrets.items():
@@ -123,6 +176,8 @@ class OAuthRefresher:
                 raise InvalidInputError(
                     field, "it is empty", "give client_id, client_secret and refresh_token together for OAuth refresh"
                 )
+        self._expected_hub_id = None if expected_hub_id is None else normalize_hub_id(expected_hub_id)
+        self._proxies = proxies
         self._session = session
         self._token_url = token_url
         self._client_id = validate_secret(client_id, field="client_id")
@@ -147,6 +202,8 @@ class OAuthRefresher:
         # A refresh HubSpot refused (revoked refresh token, wrong secret) stays refused: threads that waited for
         # the lock must not each ask again (a retry storm against the token endpoint).
         self._refused: ErrorDetails | None = None
+        # A token answer of another account: every later refresh would get the same, so none is asked for.
+        self._mismatch: HubSpotAccountMismatchError | None = None
         self.refresh_count = 0
 
     def __repr__(self) -> str:
@@ -182,6 +239,8 @@ class OAuthRefresher:
     def _refresh(self) -> None:
         if self._refused is not None:
             raise self._refusal(self._refused)
+        if self._mismatch is not None:
+            raise HubSpotAccountMismatchError(self._mismatch.expected_hub_id, self._mismatch.answered_hub_id)
         form = {
             "grant_type": "refresh_token",
             "client_id": self._client_id,
@@ -190,7 +249,7 @@ class OAuthRefresher:
         }
         try:
             response = self._within_deadline(
-                lambda: self._session.post(self._token_url, data=form, timeout=self._timeout)
+                lambda: self._session.post(self._token_url, data=form, timeout=self._timeout, proxies=self._proxies)
             )
         except requests.RequestException as exc:
             if not isinstance(exc, requests.ConnectTimeout):
@@ -219,6 +278,16 @@ class OAuthRefresher:
             )
         self._on_new_token(access_token)
         rotated = payload.get("refresh_token")
+        if self._expected_hub_id is not None:
+            try:
+                check_hub_id(self._expected_hub_id, payload.get("hub_id"))
+            except HubSpotAccountMismatchError as exc:
+                # Masked like any secret that reached the process, but neither used nor stored: a rotated refresh
+                # token here is another account's, and keeping it for this account would repeat the mix-up.
+                if isinstance(rotated, str) and rotated.strip():
+                    self._on_new_token(rotated)
+                self._mismatch = exc
+                raise
         # The rotated refresh token first: HubSpot may already refuse the old one, whatever is wrong with the rest.
         if isinstance(rotated, str) and rotated.strip() and rotated.strip() != self._refresh_token:
             self._on_new_token(rotated)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json as jsonlib
 import logging
-import os
 import threading
 from collections.abc import Callable, Mapping
 from functools import partial
@@ -24,6 +23,7 @@ from airflow_provider_hubspot_channels.client.auth import (
     OAuthRefresher,
     StaticToken,
     TokenSource,
+    normalize_hub_id,
 )
 from airflow_provider_hubspot_channels.client.calls import Answer as Answer
 from airflow_provider_hubspot_channels.client.config import MAX_EXPIRY_REFRESHES as MAX_EXPIRY_REFRESHES
@@ -46,19 +46,11 @@ from airflow_provider_hubspot_channels.client.inbox import MAX_PAGES as MAX_PAGE
 from airflow_provider_hubspot_channels.client.inbox import InboxApi
 from airflow_provider_hubspot_channels.client.rate_budget import BudgetStopped, RateBudget
 from airflow_provider_hubspot_channels.client.retry import RetryPolicy
-from airflow_provider_hubspot_channels.client.secrets import Redactor, redact_details
-from airflow_provider_hubspot_channels.client.transport import (
-    AttemptDeadlinePassed,
-    NoCookies,
-    PoolPerOriginAdapter,
-    Watchdog,
-)
-from airflow_provider_hubspot_channels.client.usage import UsageCounters
+from airflow_provider_hubspot_channels.client.secrets import redact_details
+from airflow_provider_hubspot_channels.client.transport import USER_AGENT as USER_AGENT
+from airflow_provider_hubspot_channels.client.transport import AttemptDeadlinePassed, SharedTransport
 
 log = logging.getLogger(__name__)
-
-USER_AGENT = "airflow-provider-hubspot-channels"
-
 
 #: Transport failures that mean "no (complete) answer": retried like a lost answer. A body cut off mid-stream or
 #: undecodable is as good as no answer.
@@ -99,6 +91,11 @@ class HubSpotChannelsClient(CustomChannelsApi, InboxApi):
     :param retry_policy: override the retry policy (tests use a seeded one).
     :param on_refresh_token_rotated: called with the new refresh token when HubSpot answers one (after
         ``on_new_token``), to persist it: HubSpot may refuse the old one from then on.
+    :param expected_hub_id: the HubSpot account (portal id) these credentials were stored for: a token answer naming
+        another account, or none, raises :class:`HubSpotAccountMismatchError` and its token is never used (not
+        checkable with a static ``access_token``).
+    :param shared: session, connection pool, deadline watchdog, redactor and usage counters shared with other
+        accounts' clients (``pool_size`` is then the transport's); this client does not close it.
     """
 
     def __init__(
@@ -113,10 +110,15 @@ class HubSpotChannelsClient(CustomChannelsApi, InboxApi):
         pool_size: int = 10,
         retry_policy: RetryPolicy | None = None,
         on_refresh_token_rotated: Callable[[str], None] = lambda _token: None,
+        expected_hub_id: str | None = None,
+        shared: SharedTransport | None = None,
     ) -> None:
         self.config = config or ClientConfig()
         self._stop = threading.Event()
-        self._redactor = Redactor()
+        # A client without a shared transport owns one of its own and closes it with itself.
+        self._owns_transport = shared is None
+        self._transport = shared or SharedTransport(pool_size=pool_size)
+        self._redactor = self._transport.redactor
         for secret in (access_token, client_secret, refresh_token):
             self._redactor.add(secret)
 
@@ -124,25 +126,17 @@ class HubSpotChannelsClient(CustomChannelsApi, InboxApi):
             self._redactor.add(secret)
             on_new_token(secret)
 
-        self._watchdog = Watchdog()
+        self._watchdog = self._transport.watchdog
         self._attempt_seconds = self.config.attempt_seconds
         # An answer that every later call would get too (429 DAILY, a final 401; 403 MISSING_SCOPES per method and
         # endpoint family): later calls raise it again without a request, so threads in flight cannot storm HubSpot.
+        # Per client: on a shared transport, one account's refused token never refuses another's calls.
         self._refusals: dict[str, ErrorDetails] = {}
         self._refusal_lock = threading.Lock()
-        self.session = requests.Session()
-        # requests re-reads proxy and CA settings from the environment on every call (trust_env), a measurable share
-        # of the client's CPU per request; read them once here instead.
-        self.session.proxies.update(requests.utils.get_environ_proxies(self.config.base_url))
-        self.session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
-        self.session.trust_env = False
-        adapter = PoolPerOriginAdapter(pool_connections=1, pool_maxsize=max(1, pool_size), max_retries=0)
-        self.session.mount("https://", adapter)
-        self.session.mount("http://", adapter)
-        self.session.headers["User-Agent"] = USER_AGENT
-        self.session.headers["Accept"] = "application/json"
-        del self.session.headers["Connection"]  # keep-alive is HTTP/1.1's default: one header less per request
-        self.session.cookies = NoCookies()
+        self.session = self._transport.session
+        self._proxies = self._transport.proxies_for(self.config.base_url)
+        if self._owns_transport:
+            self.session.proxies.update(self._proxies)
         timeout = (self.config.connect_timeout, self.config.timeout)
         self._timeout = timeout
         # requests' own URL preparation (IDNA host, quoting) once: every call's URL is this plus encoded ids.
@@ -162,19 +156,24 @@ class HubSpotChannelsClient(CustomChannelsApi, InboxApi):
                 on_new_token=on_new_secret,
                 access_token=access_token or None,
                 on_refresh_token_rotated=on_refresh_token_rotated,
-                within_deadline=lambda post: self._watchdog.run(self._attempt_seconds, post),
+                within_deadline=lambda post: self._watchdog.run(self._attempt_seconds, post, owner=self),
                 redact=self.redact,
                 origin=self.config.origin,
+                expected_hub_id=expected_hub_id,
+                proxies=self._proxies,
             )
         else:
             if access_token:
                 on_new_secret(access_token)
+            # A static token cannot be checked against an account: there is no token answer naming one.
             self._auth = StaticToken(access_token or "")
+            if expected_hub_id is not None:
+                normalize_hub_id(expected_hub_id)
         self.budget = RateBudget(max_requests=self.config.max_requests_per_10s, share=self.config.budget_share)
-        #: What this client sent and waited for, for metrics: ``usage.snapshot()``.
-        self.usage = UsageCounters()
-        self.retry_policy = retry_policy or RetryPolicy(
-            max_retries=self.config.max_retries, max_total_wait=self.config.max_retry_wait
+        #: What this client (every client of a shared transport) sent and waited for, for metrics: ``usage.snapshot()``.
+        self.usage = self._transport.usage
+        self.retry_policy = retry_policy or self._transport.retry_policy_for(
+            self.config.max_retries, self.config.max_retry_wait
         )
 
     def __repr__(self) -> str:
@@ -191,7 +190,7 @@ class HubSpotChannelsClient(CustomChannelsApi, InboxApi):
         unanswered)."""
         self._stop.set()
         self.budget.stop()
-        self._watchdog.expire_all()
+        self._watchdog.expire_all(owner=None if self._owns_transport else self)
 
     def redact(self, text: str) -> str:
         """``text`` with every form (raw, repr, JSON, URL-encoded, bytes repr) of every secret the client knows
@@ -206,9 +205,9 @@ class HubSpotChannelsClient(CustomChannelsApi, InboxApi):
         self._auth.token()
 
     def close(self) -> None:
-        """Close pooled connections and stop the deadline watchdog."""
-        self.session.close()
-        self._watchdog.close()
+        """Close pooled connections and stop the deadline watchdog (a shared transport's owner closes it instead)."""
+        if self._owns_transport:
+            self._transport.close()
 
     def __enter__(self) -> HubSpotChannelsClient:
         return self
@@ -289,7 +288,8 @@ class HubSpotChannelsClient(CustomChannelsApi, InboxApi):
                 sent = True
                 response = self._watchdog.run(
                     self._attempt_seconds,
-                    partial(self.session.send, prepared, timeout=self._timeout, proxies=self.session.proxies),
+                    partial(self.session.send, prepared, timeout=self._timeout, proxies=self._proxies),
+                    owner=self,
                 )
             except HubSpotTokenRefreshError as exc:
                 if exc.details.is_final:

@@ -277,6 +277,42 @@ class HubSpotTokenRefreshError(HubSpotChannelsError):
         return self.details.is_transient
 
 
+class HubSpotAccountMismatchError(HubSpotTokenRefreshError):
+    """The token endpoint's answer belongs to another HubSpot account than the one the credentials were stored for
+    (or names none): the token is never used, and every later call of that client gets this error without asking.
+
+    :param expected_hub_id: the account (portal id) the credentials were looked up for.
+    :param answered_hub_id: the ``hub_id`` the answer named, as decimal text, or None when it named none.
+    """
+
+    def __init__(self, expected_hub_id: str, answered_hub_id: str | None) -> None:
+        self.expected_hub_id = expected_hub_id
+        self.answered_hub_id = answered_hub_id
+        if answered_hub_id is None:
+            problem = (
+                f"the token answer names no account (hub_id missing or not a number), so it cannot be proven to "
+                f"belong to HubSpot account {expected_hub_id}"
+            )
+            fix = f"check that the credentials of account {expected_hub_id} point at HubSpot's token endpoint"
+        else:
+            problem = (
+                f"the token answer belongs to HubSpot account {answered_hub_id}, not {expected_hub_id}: the refresh "
+                f"token stored for account {expected_hub_id} belongs to another account"
+            )
+            fix = (
+                f"fix the credentials store: store account {expected_hub_id}'s own refresh token (from its "
+                f"installation of the app) for it; nothing was sent to either account"
+            )
+        details = ErrorDetails(status=200, category="ACCOUNT_MISMATCH", message=problem)
+        HubSpotChannelsError.__init__(self, f"OAuth token refused by the client: {problem}. Fix: {fix}")
+        self.details = details
+
+    @property
+    def retry_may_succeed(self) -> bool:
+        """The stored credentials stay wrong until someone fixes them."""
+        return False
+
+
 ERROR_BY_STATUS: dict[int, type[HubSpotApiError]] = {
     400: HubSpotBadRequestError,
     401: HubSpotAuthenticationError,

@@ -178,8 +178,8 @@ class RateBudget:
         left_since = self._expired - self._expired_at_obs
         return self._remaining - self._in_flight_at_obs - sent_since + left_since
 
-    def _wait_needed(self, now: float) -> float:
-        """Seconds until a slot may be granted (0: now)."""
+    def _wait_needed(self, now: float, *, probe: bool = True) -> float:
+        """Seconds until a slot may be granted (0: now); ``probe=False`` only asks (a probe due is not recorded)."""
         wait = self._blocked_until - now
         if len(self._sent) >= self._window_limit():
             wait = max(wait, self._sent[0] + self._interval - now)
@@ -194,7 +194,8 @@ class RateBudget:
             since = now - max(self._observed_at, self._probed_at)
             if since < probe_every:
                 return max(probe_every - since, 0.001)
-            self._probed_at = now
+            if probe:
+                self._probed_at = now
         return max(wait, 0.0)
 
     def _take(self) -> float:
@@ -212,6 +213,27 @@ class RateBudget:
             self._granted += 1
             return 0.0
         return wait
+
+    def wait_needed(self) -> float:
+        """Seconds until a slot could be taken (0.0: now), without taking one or changing what later calls get; inf
+        after ``stop()``. A runner serving many accounts asks it to send first for an account that can send now.
+        """
+        with self._cond:
+            if self._stopped:
+                return math.inf
+            now = self._clock()
+            # Expiring is what any later call does first at this time or after; the refill is undone, because
+            # refilling in steps while the window is full would lose pacing credit a single later refill keeps.
+            self._expire(now)
+            saved = (self._tokens, self._refilled_at, self._idle_extra)
+            self._refill(now)
+            wait = self._wait_needed(now, probe=False)
+            self._tokens, self._refilled_at, self._idle_extra = saved
+            return wait
+
+    def ready(self) -> bool:
+        """Whether :meth:`try_acquire` would grant a slot now (nothing is taken)."""
+        return self.wait_needed() == 0.0
 
     def try_acquire(self) -> bool:
         """Take a slot if one is free right now, without waiting; False otherwise (or after ``stop()``)."""

@@ -60,12 +60,25 @@ def secret_forms(secret: str) -> set[str]:
 
 
 class Redactor:
-    """The secrets a client knows, and :meth:`redact` to remove every form of them from a text."""
+    """The secrets a client (or every client of a shared transport) knows, and :meth:`redact` to remove every form of
+    them from a text.
+
+    Forms are kept by their first :data:`PREFIX` characters, so that adding a secret costs the same with thousands of
+    accounts' secrets known as with one, and :meth:`redact` looks only at forms whose start occurs in the text.
+    """
+
+    #: Characters of a form's start it is filed under (tokens share short starts such as "na1-"); shorter forms are
+    #: checked one by one.
+    PREFIX = 12
+    #: Up to this many forms (one account's), a scan per form is faster than looking at every position of the text.
+    SCAN_ALL_UP_TO = 128
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._secrets: set[str] = set()
-        self._forms: tuple[str, ...] = ()
+        self._short: tuple[str, ...] = ()  # forms shorter than PREFIX, longest first
+        self._by_prefix: dict[str, tuple[str, ...]] = {}  # forms by their start, longest first
+        self._few: tuple[str, ...] | None = ()  # every form, longest first, while there are few; else None
 
     def add(self, secret: str | None) -> None:
         """Remember a secret (and its stripped form).
@@ -79,16 +92,42 @@ class Redactor:
             if not new:
                 return
             self._secrets |= new
-            forms = set(self._forms).union(*(secret_forms(s) for s in new))
-            # Longest first: a form that contains another must go whole.
-            self._forms = tuple(sorted(forms, key=len, reverse=True))
+            forms = set().union(*(secret_forms(s) for s in new))
+            few = self._few
+            if few is not None:
+                merged = forms.union(few)
+                self._few = tuple(sorted(merged, key=len, reverse=True)) if len(merged) <= self.SCAN_ALL_UP_TO else None
+            short = {form for form in forms if len(form) < self.PREFIX}
+            if short:
+                self._short = tuple(sorted(short.union(self._short), key=len, reverse=True))
+            for form in forms - short:
+                key = form[: self.PREFIX]
+                bucket = self._by_prefix.get(key, ())
+                if form not in bucket:
+                    # Replaced whole, never changed in place: redact() reads without the lock.
+                    self._by_prefix[key] = tuple(sorted((*bucket, form), key=len, reverse=True))
 
     def redact(self, text: str) -> str:
         """``text`` with every form of every known secret replaced by ``***``.
 
         :param text: any text that may leave the client (error messages, log lines).
         """
-        for form in self._forms:
+        few = self._few
+        if few is not None:
+            for form in few:
+                if form in text:
+                    text = text.replace(form, REDACTED)
+            return text
+        by_prefix = self._by_prefix
+        found = {form for form in self._short if form in text}
+        if by_prefix:
+            size = self.PREFIX
+            for start in range(len(text) - size + 1):
+                bucket = by_prefix.get(text[start : start + size])
+                if bucket:
+                    found.update(form for form in bucket if text.startswith(form, start))
+        # Longest first: a form that contains another must go whole.
+        for form in sorted(found, key=len, reverse=True):
             if form in text:
                 text = text.replace(form, REDACTED)
         return text

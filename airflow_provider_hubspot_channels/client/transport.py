@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import heapq
 import itertools
+import os
 import socket
 import threading
 import time
@@ -20,9 +21,14 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, cast
 
 import requests
+import requests.utils
 from requests.adapters import HTTPAdapter
 from urllib3 import HTTPConnectionPool
 from urllib3.connection import HTTPConnection, HTTPSConnection
+
+from airflow_provider_hubspot_channels.client.retry import RetryPolicy
+from airflow_provider_hubspot_channels.client.secrets import Redactor
+from airflow_provider_hubspot_channels.client.usage import UsageCounters
 
 T = TypeVar("T")
 #: Seconds the watchdog thread waits without any attempt before it ends (the next attempt starts it again), so that
@@ -37,11 +43,12 @@ class AttemptDeadlinePassed(requests.Timeout):
 class _Attempt:
     """One attempt under watch: its deadline and, once connected, its socket."""
 
-    __slots__ = ("deadline", "done", "expired", "lock", "sock")
+    __slots__ = ("deadline", "done", "expired", "lock", "owner", "sock")
 
-    def __init__(self, deadline: float, lock: threading.Condition) -> None:
+    def __init__(self, deadline: float, lock: threading.Condition, owner: object) -> None:
         self.deadline = deadline
         self.lock = lock
+        self.owner = owner
         self.sock: socket.socket | None = None
         self.expired = False
         self.done = False
@@ -111,13 +118,14 @@ class Watchdog:
         self._thread: threading.Thread | None = None
         self._closed = False
 
-    def run(self, seconds: float, call: Callable[[], T]) -> T:
+    def run(self, seconds: float, call: Callable[[], T], *, owner: object = None) -> T:
         """Run one attempt; raise :class:`AttemptDeadlinePassed` if it did not finish within ``seconds``.
 
         :param seconds: the attempt's total deadline.
         :param call: sends the request and reads the whole answer.
+        :param owner: whose attempt it is (a client sharing the watchdog), for :meth:`expire_all`.
         """
-        attempt = _Attempt(time.monotonic() + seconds, self._cond)
+        attempt = _Attempt(time.monotonic() + seconds, self._cond, owner)
         self._arm(attempt)
         outer = getattr(_current, "attempt", None)
         _current.attempt = attempt
@@ -167,14 +175,22 @@ class Watchdog:
                     attempt.expired = True
                     _shut(attempt.sock)
 
-    def expire_all(self) -> None:
-        """End every attempt in flight now (the client was stopped): their sockets are shut, their calls raise."""
+    def expire_all(self, owner: object = None) -> None:
+        """End every attempt in flight now (the client was stopped): their sockets are shut, their calls raise.
+
+        :param owner: end only this owner's attempts (one of many clients sharing the watchdog); None: all.
+        """
         with self._cond:
-            for _, _, attempt in self._heap:
-                if not attempt.done:
+            kept = []
+            for entry in self._heap:
+                attempt = entry[2]
+                if owner is not None and attempt.owner is not owner:
+                    kept.append(entry)
+                elif not attempt.done:
                     attempt.expired = True
                     _shut(attempt.sock)
-            self._heap.clear()
+            self._heap = kept
+            heapq.heapify(self._heap)
             self._cond.notify()
 
     def close(self) -> None:
@@ -248,3 +264,72 @@ class NoCookies(requests.cookies.RequestsCookieJar):
 
     def add_cookie_header(self, request: Any) -> None:
         return None
+
+
+USER_AGENT = "airflow-provider-hubspot-channels"
+
+
+class SharedTransport:
+    """What the clients of many HubSpot accounts share: one session (one connection pool per origin), one deadline
+    watchdog, one redactor (every account's secrets are removed from every client's texts) and one set of usage
+    counters. A client built without one makes its own and closes it with itself; a shared one is closed by its
+    owner (:class:`~airflow_provider_hubspot_channels.client.accounts.MultiAccountClient`), once.
+
+    :param pool_size: HTTP connections kept open per origin, for all the clients together; at least the number of
+        threads sending at once.
+    """
+
+    def __init__(self, *, pool_size: int = 10) -> None:
+        self.pool_size = max(1, pool_size)
+        self.watchdog = Watchdog()
+        self.redactor = Redactor()
+        #: What every client on this transport sent and waited for: ``usage.snapshot()``.
+        self.usage = UsageCounters()
+        self._proxies: dict[str, dict[str, str]] = {}
+        self._retry_policies: dict[tuple[int, float], RetryPolicy] = {}
+        session = requests.Session()
+        # requests re-reads proxy and CA settings from the environment on every call (trust_env), a measurable share
+        # of the client's CPU per request; read them once here instead (proxies once per base URL: proxies_for).
+        session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+        session.trust_env = False
+        adapter = PoolPerOriginAdapter(pool_connections=1, pool_maxsize=self.pool_size, max_retries=0)
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        session.headers["User-Agent"] = USER_AGENT
+        session.headers["Accept"] = "application/json"
+        del session.headers["Connection"]  # keep-alive is HTTP/1.1's default: one header less per request
+        session.cookies = NoCookies()
+        self.session = session
+
+    def __repr__(self) -> str:
+        return f"SharedTransport(pool_size={self.pool_size})"
+
+    def proxies_for(self, base_url: str) -> dict[str, str]:
+        """The environment's proxies for ``base_url``, read once per base URL (one dict shared by its clients).
+
+        :param base_url: a client's API root.
+        """
+        proxies = self._proxies.get(base_url)
+        if proxies is None:
+            proxies = self._proxies.setdefault(base_url, dict(requests.utils.get_environ_proxies(base_url)))
+        return proxies
+
+    def retry_policy_for(self, max_retries: int, max_total_wait: float) -> RetryPolicy:
+        """One retry policy per setting, shared by the clients using it (its jitter generator is most of a client's
+        memory otherwise).
+
+        :param max_retries: retries of one call.
+        :param max_total_wait: seconds one call may wait between retries in total.
+        """
+        key = (max_retries, max_total_wait)
+        policy = self._retry_policies.get(key)
+        if policy is None:
+            policy = self._retry_policies.setdefault(
+                key, RetryPolicy(max_retries=max_retries, max_total_wait=max_total_wait)
+            )
+        return policy
+
+    def close(self) -> None:
+        """Close pooled connections and stop the deadline watchdog."""
+        self.session.close()
+        self.watchdog.close()

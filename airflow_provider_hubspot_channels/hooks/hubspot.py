@@ -11,7 +11,7 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from airflow.sdk import BaseHook
@@ -24,11 +24,16 @@ from airflow_provider_hubspot_channels.client import (
     HubSpotPermissionError,
     InvalidInputError,
 )
+from airflow_provider_hubspot_channels.client.accounts import MultiAccountClient
 from airflow_provider_hubspot_channels.client.config import DEFAULT_BASE_URL, is_loopback
 from airflow_provider_hubspot_channels.client.secrets import secret_forms, validate_secret
+from airflow_provider_hubspot_channels.client.transport import SharedTransport
 from airflow_provider_hubspot_channels.get_provider_info import CONN_FIELDS, CONN_TYPE, UI_FIELD_BEHAVIOUR
 from airflow_provider_hubspot_channels.hooks.rotation import newest_refresh_token, store_rotated_refresh_token
 from airflow_provider_hubspot_channels.validation import validate_channel_id
+
+if TYPE_CHECKING:
+    from airflow_provider_hubspot_channels.hooks.accounts import CredentialSource
 
 
 @dataclass(frozen=True)
@@ -98,6 +103,44 @@ def base_url_from_connection(host: str | None, port: int | str | None) -> str:
     return text
 
 
+def config_from_connection(
+    *, host: str | None, extras: Mapping[str, Any], port: int | str | None = None
+) -> ClientConfig:
+    """The client settings of a connection (URL, versions, timeouts, retries, budget), without its credentials.
+
+    :param host: the connection's host (base URL or host name); empty means HubSpot's.
+    :param extras: the connection's extra fields.
+    :param port: the connection's port, if any (see :func:`base_url_from_connection`).
+    """
+    options: dict[str, Any] = {"base_url": base_url_from_connection(host, port)}
+    for name in ("api_version", "inbox_api_version", "timeout", "max_retries", "max_requests_per_10s", "budget_share"):
+        value = _extra(extras, name)
+        if value is not None:
+            options[name] = value
+    return ClientConfig(**options)
+
+
+def mask_connection_secrets(conn: Any) -> None:
+    """Mask every form a connection's secrets can take in text, as stored (a wrapped one too), before anything can
+    fail with them.
+
+    :param conn: an Airflow connection of type ``hubspot_channels``.
+    """
+    extras = conn.extra_dejson
+    for secret in (conn.password, _extra(extras, "client_secret"), _extra(extras, "refresh_token")):
+        mask_secret_forms(secret)
+
+
+def mask_secret_forms(secret: object) -> None:
+    """Mask every form of one secret (raw, stripped, JSON, repr, URL-encoded) in Airflow's logs.
+
+    :param secret: a secret as read; anything but a non-empty string is ignored.
+    """
+    if isinstance(secret, str) and secret.strip():
+        for form in secret_forms(secret) | secret_forms(secret.strip()):
+            mask_secret(form)
+
+
 def settings_from_connection(
     *, host: str | None, password: str | None, extras: Mapping[str, Any], port: int | str | None = None
 ) -> ConnectionSettings:
@@ -108,12 +151,7 @@ def settings_from_connection(
     :param extras: the connection's extra fields.
     :param port: the connection's port, if any (see :func:`base_url_from_connection`).
     """
-    options: dict[str, Any] = {"base_url": base_url_from_connection(host, port)}
-    for name in ("api_version", "inbox_api_version", "timeout", "max_retries", "max_requests_per_10s", "budget_share"):
-        value = _extra(extras, name)
-        if value is not None:
-            options[name] = value
-    config = ClientConfig(**options)
+    config = config_from_connection(host=host, port=port, extras=extras)
     oauth = {name: _extra(extras, name) for name in ("client_id", "client_secret", "refresh_token")}
     given = [name for name, value in oauth.items() if value]
     if given and len(given) < 3:
@@ -152,8 +190,20 @@ def settings_from_connection(
 class HubSpotChannelsHook(BaseHook):
     """Talks to HubSpot's Custom Channels API through an Airflow Connection of type ``hubspot_channels``.
 
-    :param hubspot_conn_id: the Airflow Connection to use.
-    :param pool_size: HTTP connections kept open; at least the number of threads sharing the hook.
+    Many accounts (records naming a ``portal_id``): :attr:`clients` gives each account its own client, with
+    credentials from one connection per account (``account_conn_pattern``) or from the app's connection plus a
+    refresh token per account from an SQL table (``refresh_tokens_sql_conn_id`` and ``refresh_tokens_sql``).
+
+    :param hubspot_conn_id: the Airflow Connection to use (with SQL refresh tokens: the app's client id and secret).
+    :param pool_size: HTTP connections kept open; at least the number of threads sharing the hook (for many
+        accounts: per origin, for all accounts together).
+    :param account_conn_pattern: the connection id of each account, with ``{portal_id}`` where the account goes,
+        e.g. ``hubspot_channels_{portal_id}``.
+    :param refresh_tokens_sql_conn_id: an SQL connection (any ``common.sql`` hook) holding each installation's
+        refresh token.
+    :param refresh_tokens_sql: the query returning an account's refresh token (first column of the first row), with
+        the parameter ``portal_id`` in the database's paramstyle, e.g.
+        ``SELECT refresh_token FROM installations WHERE portal_id = :portal_id``.
     """
 
     conn_name_attr = "hubspot_conn_id"
@@ -161,15 +211,32 @@ class HubSpotChannelsHook(BaseHook):
     conn_type = CONN_TYPE
     hook_name = "HubSpot Custom Channels"
 
-    def __init__(self, *, hubspot_conn_id: str = default_conn_name, pool_size: int = 10) -> None:
+    def __init__(
+        self,
+        *,
+        hubspot_conn_id: str = default_conn_name,
+        pool_size: int = 10,
+        account_conn_pattern: str | None = None,
+        refresh_tokens_sql_conn_id: str | None = None,
+        refresh_tokens_sql: str | None = None,
+    ) -> None:
         super().__init__()
         self.hubspot_conn_id = hubspot_conn_id
         self.pool_size = pool_size
+        self.account_conn_pattern = account_conn_pattern
+        self.refresh_tokens_sql_conn_id = refresh_tokens_sql_conn_id
+        self.refresh_tokens_sql = refresh_tokens_sql
+        validate_account_arguments(
+            account_conn_pattern=account_conn_pattern,
+            refresh_tokens_sql_conn_id=refresh_tokens_sql_conn_id,
+            refresh_tokens_sql=refresh_tokens_sql,
+        )
         self._stopped = False
-        # Guards the stop flag and the built client together: a stop from another thread (on_kill's kill switch)
-        # while the client is being built must stop that client too.
+        # Guards the stop flag and the built clients together: a stop from another thread (on_kill's kill switch)
+        # while a client is being built must stop that client too.
         self._lock = threading.Lock()
         self._built: HubSpotChannelsClient | None = None
+        self._clients: MultiAccountClient | None = None
 
     def __repr__(self) -> str:
         return f"HubSpotChannelsHook(hubspot_conn_id={self.hubspot_conn_id!r})"
@@ -208,14 +275,11 @@ class HubSpotChannelsHook(BaseHook):
     def connection_settings(self) -> ConnectionSettings:
         """Read the Connection and validate it (no request is sent)."""
         conn = self.get_connection(self.hubspot_conn_id)
-        extras = conn.extra_dejson
-        # Every form a secret can take in text, as stored (a wrapped one too), before anything can fail with it.
-        for secret in (conn.password, _extra(extras, "client_secret"), _extra(extras, "refresh_token")):
-            if isinstance(secret, str):
-                for form in secret_forms(secret) | secret_forms(secret.strip()):
-                    mask_secret(form)
+        mask_connection_secrets(conn)
         try:
-            return settings_from_connection(host=conn.host, port=conn.port, password=conn.password, extras=extras)
+            return settings_from_connection(
+                host=conn.host, port=conn.port, password=conn.password, extras=conn.extra_dejson
+            )
         except InvalidInputError as exc:
             raise InvalidInputError(
                 f"connection '{self.hubspot_conn_id}' field {exc.field}", exc.problem, exc.fix
@@ -232,7 +296,46 @@ class HubSpotChannelsHook(BaseHook):
                 client.stop()
         return client
 
-    def _client_for(self, settings: ConnectionSettings, config: ClientConfig) -> HubSpotChannelsClient:
+    @property
+    def clients(self) -> MultiAccountClient:
+        """A client per HubSpot account (records' ``portal_id``), built lazily on one shared transport; records
+        without a portal id use this connection's own account (its client is built only when one needs it)."""
+        with self._lock:
+            if self._clients is None:
+                source = self._credential_source()
+                self._clients = MultiAccountClient(
+                    credentials=source,
+                    default=self._default_client,
+                    pool_size=self.pool_size,
+                    on_new_token=mask_secret,
+                    on_refresh_token_rotated=source.store_rotated,
+                )
+                if self._stopped:
+                    self._clients.stop()
+            return self._clients
+
+    def _credential_source(self) -> CredentialSource:
+        from airflow_provider_hubspot_channels.hooks.accounts import (
+            NoAccountCredentials,
+            connection_per_account,
+            refresh_tokens_from_sql,
+        )
+
+        if self.account_conn_pattern is not None:
+            return connection_per_account(self.account_conn_pattern)
+        if self.refresh_tokens_sql_conn_id is not None and self.refresh_tokens_sql is not None:
+            return refresh_tokens_from_sql(
+                self.refresh_tokens_sql_conn_id, self.refresh_tokens_sql, app_conn_id=self.hubspot_conn_id
+            )
+        return NoAccountCredentials()
+
+    def _default_client(self, shared: SharedTransport) -> HubSpotChannelsClient:
+        settings = self.connection_settings()
+        return self._client_for(settings, settings.config, shared=shared)
+
+    def _client_for(
+        self, settings: ConnectionSettings, config: ClientConfig, *, shared: SharedTransport | None = None
+    ) -> HubSpotChannelsClient:
         configured = settings.refresh_token
         refresh_token = configured
         if configured is not None:
@@ -254,6 +357,7 @@ class HubSpotChannelsHook(BaseHook):
             on_new_token=mask_secret,
             on_refresh_token_rotated=keep_rotated,
             pool_size=self.pool_size,
+            shared=shared,
         )
 
     def get_conn(self) -> HubSpotChannelsClient:
@@ -395,19 +499,24 @@ class HubSpotChannelsHook(BaseHook):
                 client.close()
 
     def stop(self) -> None:
-        """Make the client's waiting and retrying calls give up at once (``on_kill``), also one built later."""
+        """Make every client's waiting and retrying calls give up at once (``on_kill``), also clients built later
+        (every account's)."""
         with self._lock:
             self._stopped = True
-            client = self._built
+            client, clients = self._built, self._clients
         if client is not None:
             client.stop()
+        if clients is not None:
+            clients.stop()
 
     def close(self) -> None:
-        """Close the client's pooled connections, if a client was built."""
+        """Close the pooled connections of every client built (every account's)."""
         with self._lock:
-            client = self._built
+            client, clients = self._built, self._clients
         if client is not None:
             client.close()
+        if clients is not None:
+            clients.close()
 
     def __enter__(self) -> HubSpotChannelsHook:
         """Use the hook in a ``with`` block (a TaskFlow task's custom logic); nothing is read or built yet."""
@@ -418,4 +527,38 @@ class HubSpotChannelsHook(BaseHook):
         self.close()
 
 
-__all__ = ["ConnectionSettings", "HubSpotChannelsHook", "settings_from_connection"]
+def validate_account_arguments(
+    *,
+    account_conn_pattern: str | None,
+    refresh_tokens_sql_conn_id: str | None,
+    refresh_tokens_sql: str | None,
+) -> None:
+    """Check the many-accounts arguments without reading anything (DAG parsing runs this): at most one way, both SQL
+    arguments together, a pattern with ``{portal_id}``.
+
+    :param account_conn_pattern: the connection id pattern of each account.
+    :param refresh_tokens_sql_conn_id: the SQL connection of the refresh tokens.
+    :param refresh_tokens_sql: the query of one account's refresh token.
+    """
+    from airflow_provider_hubspot_channels.hooks.accounts import validate_account_conn_pattern
+
+    sql = {"refresh_tokens_sql_conn_id": refresh_tokens_sql_conn_id, "refresh_tokens_sql": refresh_tokens_sql}
+    given = [name for name, value in sql.items() if value is not None]
+    if account_conn_pattern is not None and given:
+        raise InvalidInputError(
+            "account_conn_pattern",
+            f"it is given together with {' and '.join(given)}: credentials come from one place",
+            "give account_conn_pattern (a connection per account) or refresh_tokens_sql_conn_id and "
+            "refresh_tokens_sql (refresh tokens from a table), not both",
+        )
+    if len(given) == 1:
+        (missing,) = (name for name in sql if name not in given)
+        raise InvalidInputError(missing, f"it is missing while {given[0]} is given", f"give {missing} too")
+    for name, value in sql.items():
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise InvalidInputError(name, "it is empty", "give the SQL connection id and the query")
+    if account_conn_pattern is not None:
+        validate_account_conn_pattern(account_conn_pattern)
+
+
+__all__ = ["ConnectionSettings", "HubSpotChannelsHook", "settings_from_connection", "validate_account_arguments"]

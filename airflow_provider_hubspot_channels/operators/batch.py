@@ -9,11 +9,16 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
-from typing import IO, Any
+from typing import IO, Any, cast
 
-from airflow_provider_hubspot_channels.client import InvalidInputError
+from airflow_provider_hubspot_channels.client import (
+    HubSpotChannelsClient,
+    HubSpotChannelsError,
+    HubSpotDailyLimitError,
+    InvalidInputError,
+)
 from airflow_provider_hubspot_channels.operators.assets import ChannelIds, asset_extra, attach_to_outlet_events
 from airflow_provider_hubspot_channels.operators.errors import (
     AirflowException,
@@ -31,10 +36,22 @@ from airflow_provider_hubspot_channels.reconciliation import (
     format_table,
 )
 from airflow_provider_hubspot_channels.runner import progress as resume_progress
+from airflow_provider_hubspot_channels.runner.accounts import AccountRouter
 from airflow_provider_hubspot_channels.runner.lookup import StatusLookup
-from airflow_provider_hubspot_channels.runner.reconcile import MessageStatusClient, OfflineClient, RunResult, run_plan
+from airflow_provider_hubspot_channels.runner.reasons import account_stop_reason
+from airflow_provider_hubspot_channels.runner.reconcile import (
+    MessageReader,
+    MessageStatusClient,
+    OfflineClient,
+    RunResult,
+    run_plan,
+)
 
-MAX_CONCURRENCY = 32
+#: Threads (and HTTP connections) of one task at most, for every account of its batch together.
+MAX_CONCURRENCY = 64
+#: Thread listings and listed messages one account's lookup keeps in a multi-account batch (a share of the
+#: single-account bounds: at most ``runner.accounts.MAX_READERS`` lookups live at once).
+ACCOUNT_LOOKUP_THREADS, ACCOUNT_LOOKUP_MESSAGES = 125, 1_250
 
 
 def parse_flag(value: Any, *, field: str) -> bool:
@@ -54,7 +71,7 @@ def parse_flag(value: Any, *, field: str) -> bool:
 
 
 def parse_concurrency(value: Any) -> int:
-    """``max_concurrency`` as an int in 1..32 (HubSpot's limit, not threads, is the bottleneck).
+    """``max_concurrency`` as an int in 1..64 (HubSpot's limit per account, not threads, is the bottleneck).
 
     :param value: the value.
     """
@@ -194,10 +211,20 @@ def run_batch(
         with progress, task.hubspot_hook(pool_size=max_concurrency, stop=stop) as hook:
             # A dry run without verification sends nothing: it needs no connection (a preview before one exists).
             offline = dry_run and not verify_status
+            multi = bool(task.hubspot_accounts())
             # Built before the threads share it.
-            client: MessageStatusClient = OfflineClient() if offline else hook.get_conn()
-            usage_counters = None if offline else hook.get_conn().usage
-            reader = None if offline else StatusLookup(hook.get_conn(), by_thread=verify_by_thread)
+            client: MessageStatusClient | AccountRouter
+            if offline:
+                client, usage_counters = OfflineClient(), None
+            elif multi:
+                # Each account's client is built when its first row comes. (The ignores go once the hook's
+                # per-account clients are merged.)
+                client = hook.clients
+                usage_counters = hook.clients.usage
+            else:
+                client = hook.get_conn()
+                usage_counters = hook.get_conn().usage
+            readers = None if offline else _readers(verify_by_thread, multi=multi)
             with open_report(report_path, progress.kept_lines()) as handle:
 
                 def sink(outcome: MessageOutcome) -> None:
@@ -215,7 +242,7 @@ def run_batch(
                     dry_run=dry_run,
                     max_concurrency=max_concurrency,
                     stop=stop,
-                    reader=reader,
+                    readers=readers,
                 )
     finally:
         if result is None:
@@ -247,6 +274,48 @@ def run_batch(
     return summary
 
 
+#: Stopped accounts named in the task's error at most (the report names every row's account).
+ACCOUNTS_NAMED = 10
+
+
+def _stopped_accounts(
+    stopped: dict[str, HubSpotChannelsError], not_attempted: int, *, redact: Callable[[str], str]
+) -> str:
+    """The sentence naming the accounts that stopped (first :data:`ACCOUNTS_NAMED`) and what fixes each; '' if none.
+
+    :param stopped: account -> the error that stopped it.
+    :param not_attempted: rows not attempted in the batch.
+    :param redact: removes secrets from error texts.
+    """
+    if not stopped:
+        return ""
+    named = "; ".join(
+        f"{'the connection' if key == 'connection' else key}: {account_stop_reason(error, redact)[:300]}"
+        for key, error in list(stopped.items())[:ACCOUNTS_NAMED]
+    )
+    more = f" and {len(stopped) - ACCOUNTS_NAMED} more (see the report)" if len(stopped) > ACCOUNTS_NAMED else ""
+    return (
+        f"{len(stopped)} {'account' if len(stopped) == 1 else 'accounts'} stopped and their remaining rows "
+        f"({not_attempted} in all) were not attempted; the "
+        f"other accounts' rows were processed. {named}{more}."
+    )
+
+
+def _readers(by_thread: bool, *, multi: bool) -> Callable[[MessageStatusClient], MessageReader]:
+    """Builds each account's lookup (verify by thread where records name their thread)."""
+
+    def build(client: MessageStatusClient) -> MessageReader:
+        # The hook's clients (one per account) are HubSpotChannelsClients: they can list threads.
+        account = cast(HubSpotChannelsClient, client)
+        if multi:
+            return StatusLookup(
+                account, by_thread=by_thread, max_threads=ACCOUNT_LOOKUP_THREADS, max_messages=ACCOUNT_LOOKUP_MESSAGES
+            )
+        return StatusLookup(account, by_thread=by_thread)
+
+    return build
+
+
 def _raise_for(
     task: HubSpotTaskMixin, result: RunResult, summary: dict[str, Any], *, verify_status: bool, report_path: str | None
 ) -> None:
@@ -254,12 +323,14 @@ def _raise_for(
     conn_id = task.hubspot_conn_id
     counts, examples = summary["counts"], summary["examples"]
     prefix = f"HubSpot connection '{conn_id}': "
-    if result.stopping_error is not None:
+    # Every account of a multi-account batch stopped: named per account below, like a partial stop.
+    every_account = any(result.stopping_error is error for error in result.stopped_accounts.values())
+    if result.stopping_error is not None and not every_account:
         raise airflow_error(
             result.stopping_error, conn_id=conn_id, policy_decides=retry_policy_decides_daily_limit(task)
         )
     errors, not_attempted = counts[Outcome.ERROR.value], counts[Outcome.NOT_ATTEMPTED.value]
-    if result.stopped_reason and (errors or not_attempted):
+    if result.stopped_reason and (errors or not_attempted) and not every_account:
         # An unfinished batch (killed, or HubSpot stopped answering) must not end as a success. HubSpot down (no
         # answer or 5xx, not 429s) is a class of its own, which a retry policy retries later (retry_policy.py).
         unavailable = result.hubspot_down and not task._killed
@@ -274,12 +345,21 @@ def _raise_for(
             f"{retry_note(verify_status)}"
         )
     final = rows_a_retry_cannot_cure(counts, examples)
+    # Client errors never carry a token (client/errors.py), nor do credential errors: nothing left to redact.
+    stopped = _stopped_accounts(result.stopped_accounts, not_attempted, redact=lambda text: text)
     # Transient errors first: the task's retries may cure them; refused writes and invalid records then fail the last
     # try for good.
     if errors:
         raise AirflowException(
             f"{prefix}{errors} messages ended in error (the rest was processed). {retry_note(verify_status)} "
-            f"{final}".strip()
+            f"{stopped} {final}".strip()
         )
+    if stopped:
+        daily = [e for e in result.stopped_accounts.values() if isinstance(e, HubSpotDailyLimitError)]
+        if len(daily) == len(result.stopped_accounts):
+            # Only daily limits: a later retry can finish, so the task's retry policy decides, as for one account.
+            error = airflow_error(daily[0], conn_id=conn_id, policy_decides=retry_policy_decides_daily_limit(task))
+            raise type(error)(f"{stopped} {error}") from daily[0]
+        raise AirflowFailException(f"{prefix}{stopped} {final}".strip())
     if final:
         raise AirflowFailException(f"{final} See the report for every row (the rest was processed).")

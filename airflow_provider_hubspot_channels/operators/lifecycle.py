@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 
 from airflow_provider_hubspot_channels.client import HubSpotChannelsError
 from airflow_provider_hubspot_channels.hooks.hubspot import HubSpotChannelsHook
+from airflow_provider_hubspot_channels.operators.accounts import account_settings
 from airflow_provider_hubspot_channels.operators.errors import airflow_error, retry_policy_decides_daily_limit
 
 _KILL = b"k"
@@ -66,6 +67,10 @@ class HubSpotTaskMixin:
     """
 
     hubspot_conn_id: str
+    #: Per-account credentials (``operators/accounts.py``); None: every row is the connection's account.
+    account_conn_pattern: str | None = None
+    refresh_tokens_sql_conn_id: str | None = None
+    refresh_tokens_sql: str | None = None
     # Class defaults: nothing per instance until execute (deep copies of the operator stay plain).
     _killed = False
     _kill_switch: KillSwitch | None = None
@@ -81,7 +86,8 @@ class HubSpotTaskMixin:
         """
         # The hook's own ``with`` closes the client (one way to close it, also for users' TaskFlow tasks); it is
         # entered first, so it closes last, after the kill switch's thread has ended.
-        with HubSpotChannelsHook(hubspot_conn_id=self.hubspot_conn_id, pool_size=pool_size) as hook:
+        accounts = self.hubspot_accounts()
+        with HubSpotChannelsHook(hubspot_conn_id=self.hubspot_conn_id, pool_size=pool_size, **accounts) as hook:
 
             def stop_all() -> None:
                 if stop is not None:
@@ -101,6 +107,10 @@ class HubSpotTaskMixin:
             finally:
                 self._kill_switch = None
                 switch.close()
+
+    def hubspot_accounts(self) -> dict[str, str]:
+        """The hook's per-account credential arguments (empty for a single-account task)."""
+        return account_settings(self.account_conn_pattern, self.refresh_tokens_sql_conn_id, self.refresh_tokens_sql)
 
     def on_kill(self) -> None:
         """Stop the running call or batch: no new request starts, waits and retries end at once."""

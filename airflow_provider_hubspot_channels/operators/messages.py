@@ -52,9 +52,13 @@ class UpdateMessageStatusOperator(HubSpotTaskMixin, BaseOperator):
     :param verify_status: batch: read each message's state first and apply the transition rules. (templated)
     :param overwrite_read: batch: write over HubSpot's READ too, for rows that do not say otherwise. (templated)
     :param dry_run: batch: decide and report, change nothing. (templated)
-    :param max_concurrency: batch: requests in flight at once (1..32).
+    :param max_concurrency: batch: requests in flight at once (1..64), every account together.
     :param report_path: batch: where to write the per-row JSON Lines report. (templated)
     :param hubspot_conn_id: the Airflow connection of type ``hubspot_channels``.
+    :param account_conn_pattern: batch: updates naming their account (``portal_id``) use one connection per
+        account, e.g. ``hubspot_channels_{portal_id}`` (as ``ReconcileMessagesOperator``).
+    :param refresh_tokens_sql_conn_id: batch: instead, each account's refresh token from this SQL connection ...
+    :param refresh_tokens_sql: ... with this query, given a ``portal_id`` parameter (as ``ReconcileMessagesOperator``).
     """
 
     template_fields: Sequence[str] = (
@@ -85,6 +89,9 @@ class UpdateMessageStatusOperator(HubSpotTaskMixin, BaseOperator):
         max_concurrency: int = 4,
         report_path: str | None = None,
         hubspot_conn_id: str = HubSpotChannelsHook.default_conn_name,
+        account_conn_pattern: str | None = None,
+        refresh_tokens_sql_conn_id: str | None = None,
+        refresh_tokens_sql: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -100,12 +107,19 @@ class UpdateMessageStatusOperator(HubSpotTaskMixin, BaseOperator):
         self.max_concurrency = max_concurrency
         self.report_path = report_path
         self.hubspot_conn_id = hubspot_conn_id
+        self.account_conn_pattern = account_conn_pattern
+        self.refresh_tokens_sql_conn_id = refresh_tokens_sql_conn_id
+        self.refresh_tokens_sql = refresh_tokens_sql
         with checked_at_parse_time(self.task_id):
             self._validate_literals()
 
     def _validate_literals(self) -> None:
         """Check at parse time what is already known; templated values wait for rendering."""
         one = [name for name in _ONE if getattr(self, name) is not None]
+        accounts = self.hubspot_accounts()
+        if accounts and self.updates is None:
+            name = next(iter(accounts))
+            raise InvalidInputError(name, "it serves a batch of several accounts", "pass updates=, or leave it out")
         if self.updates is not None:
             if one or self.error_message is not None:
                 raise InvalidInputError(

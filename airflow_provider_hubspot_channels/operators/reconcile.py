@@ -82,11 +82,22 @@ class ReconcileMessagesOperator(HubSpotTaskMixin, BaseOperator):
     :param dry_run: decide and report, but change nothing in HubSpot. (templated)
     :param error_message_template: what agents read for a stale message; fields listed in ``TEMPLATE_FIELDS``.
     :param carrier_error_message_template: what agents read when the carrier's receipt said ``failed``.
-    :param max_concurrency: requests in flight at once (1..32); HubSpot's rate limit is enforced separately.
+    :param max_concurrency: requests in flight at once (1..64), for every account of the batch together; HubSpot's
+        rate limit is enforced separately, per account.
     :param report_path: where to write the per-message JSON Lines report (local path or object storage URL).
         (templated)
     :param reference_time: the time staleness is judged at; default the run's ``data_interval_end``, so reruns
         and backfills decide the same way. (templated)
+    :param account_conn_pattern: records naming their account (``portal_id``) use one Airflow connection per
+        account, found by this pattern, e.g. ``hubspot_channels_{portal_id}``; records without one use
+        ``hubspot_conn_id``.
+    :param refresh_tokens_sql_conn_id: instead, the app's client id and secret come from ``hubspot_conn_id`` and
+        each account's refresh token from this SQL connection (any common.sql database) ...
+    :param refresh_tokens_sql: ... with this query, given a ``portal_id`` parameter in the database's paramstyle,
+        e.g. ``SELECT refresh_token FROM hubspot_installs WHERE portal_id = :portal_id``.
+
+    With several accounts, an account whose credentials are missing or refused (or that lacks a scope, or reached its
+    daily limit) ends its own rows ``not_attempted`` and the others go on; the task then fails naming the accounts.
     """
 
     template_fields: Sequence[str] = (
@@ -117,6 +128,9 @@ class ReconcileMessagesOperator(HubSpotTaskMixin, BaseOperator):
         max_concurrency: int = 4,
         report_path: str | None = None,
         reference_time: datetime | str | None = None,
+        account_conn_pattern: str | None = None,
+        refresh_tokens_sql_conn_id: str | None = None,
+        refresh_tokens_sql: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -132,7 +146,11 @@ class ReconcileMessagesOperator(HubSpotTaskMixin, BaseOperator):
         self.max_concurrency = max_concurrency
         self.report_path = report_path
         self.reference_time = reference_time
+        self.account_conn_pattern = account_conn_pattern
+        self.refresh_tokens_sql_conn_id = refresh_tokens_sql_conn_id
+        self.refresh_tokens_sql = refresh_tokens_sql
         with checked_at_parse_time(self.task_id):
+            self.hubspot_accounts()
             validate_template(error_message_template)
             validate_template(carrier_error_message_template, field="carrier_error_message_template")
             parse_concurrency(max_concurrency)

@@ -171,10 +171,13 @@ class RunReport:
     :param counts: outcome value -> number of rows; every outcome is present, zeros included.
     :param examples: outcome value -> up to :data:`MAX_EXAMPLES` small dicts, for the outcomes in
         :data:`EXAMPLE_OUTCOMES`.
+    :param accounts: the distinct accounts (``portal_id``) rows named; one short string per account, whatever the
+        number of rows.
     """
 
     counts: dict[str, int] = field(default_factory=_zero_counts)
     examples: dict[str, list[dict[str, Any]]] = field(default_factory=_no_examples)
+    accounts: set[str] = field(default_factory=set)
 
     format_table = staticmethod(format_table)
 
@@ -189,6 +192,8 @@ class RunReport:
         :param outcome: how the row ended.
         """
         self.counts[outcome.outcome.value] += 1
+        if outcome.portal_id is not None:
+            self.accounts.add(outcome.portal_id)
         rows = self.examples.get(outcome.outcome.value)
         if rows is not None and len(rows) < MAX_EXAMPLES:
             rows.append(_example(outcome, EXAMPLE_TEXT_CHARS))
@@ -223,6 +228,8 @@ class RunReport:
             "duration_seconds": round(duration_seconds, 3),
             "stopped_reason": _shorten(_clean(stopped_reason), STOPPED_REASON_CHARS),
         }
+        if self.accounts:  # only for multi-account batches: single-account summaries stay as they were
+            result["accounts"] = len(self.accounts)
         limit = EXAMPLE_TEXT_CHARS
         while True:
             # Copies, so the caller can keep adding to the report after taking a summary.
@@ -247,6 +254,7 @@ def _example(outcome: MessageOutcome, limit: int) -> dict[str, Any]:
             "reason": _clean(outcome.reason),
             "error_message": _clean(outcome.error_message),
             "correlation_id": _clean(outcome.correlation_id),
+            **({"portal_id": outcome.portal_id} if outcome.portal_id is not None else {}),
         },
         limit,
     )

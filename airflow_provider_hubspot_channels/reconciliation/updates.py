@@ -11,6 +11,8 @@ Decisions:
 * Several rows for one message: the last one is written (a replay reports in the order things happened: SENT, then
   READ); the earlier ones are ``skipped_duplicate`` naming the row that superseded them.
 * ``overwrite_read`` (per row, else the task's) is the only way to change a message HubSpot shows as READ.
+* ``portal_id`` (``portalId``) names the row's HubSpot account, as in reconciliation records; one message id in two
+  accounts is two messages.
 """
 
 from __future__ import annotations
@@ -23,15 +25,16 @@ from airflow_provider_hubspot_channels.exceptions import InvalidInputError
 from airflow_provider_hubspot_channels.reconciliation.decisions import Action, Decision
 from airflow_provider_hubspot_channels.reconciliation.outcomes import Outcome
 from airflow_provider_hubspot_channels.reconciliation.transitions import Cause, Target
-from airflow_provider_hubspot_channels.validation import build_status_update, shown
+from airflow_provider_hubspot_channels.validation import build_status_update, shown, validate_portal_id
 
-_KEYS = ("channel_id", "message_id", "status_type", "error_message", "overwrite_read")
+_KEYS = ("channel_id", "message_id", "status_type", "error_message", "overwrite_read", "portal_id")
 _CAMEL = {
     "channelId": "channel_id",
     "messageId": "message_id",
     "statusType": "status_type",
     "errorMessage": "error_message",
     "overwriteRead": "overwrite_read",
+    "portalId": "portal_id",
 }
 _FIX = "pass a list of objects with channel_id, message_id, status_type and optionally error_message"
 
@@ -47,14 +50,14 @@ def iter_updates(raw: Any, *, overwrite_read: bool = False) -> Iterator[Decision
 
 def _decisions(rows: Sequence[Any], overwrite_read: bool) -> Iterator[Decision]:
     parsed: list[Decision] = []
-    last_row: dict[tuple[str, str], int] = {}
+    last_row: dict[tuple[str | None, str, str], int] = {}
     for index, row in enumerate(rows):
         decision = _decide(row, index, overwrite_read)
         parsed.append(decision)
         if decision.action is Action.WRITE:
-            last_row[(str(decision.channel_id), str(decision.message_id))] = index
+            last_row[(decision.portal_id, str(decision.channel_id), str(decision.message_id))] = index
     for decision in parsed:
-        key = (str(decision.channel_id), str(decision.message_id))
+        key = (decision.portal_id, str(decision.channel_id), str(decision.message_id))
         later = last_row.get(key)
         if decision.action is Action.WRITE and later is not None and later != decision.index:
             yield Decision(
@@ -65,6 +68,7 @@ def _decisions(rows: Sequence[Any], overwrite_read: bool) -> Iterator[Decision]:
                 outcome=Outcome.SKIPPED_DUPLICATE,
                 reason=f"superseded by updates[{later}]",
                 target=None,
+                portal_id=decision.portal_id,
             )
         else:
             yield decision
@@ -93,6 +97,7 @@ def _decide(row: Any, index: int, overwrite_read: bool) -> Decision:
         overwrite = fields.get("overwrite_read", overwrite_read)
         if not isinstance(overwrite, bool):
             raise InvalidInputError("overwrite_read", f"{shown(overwrite)} is not a boolean", "use true or false")
+        portal_id = validate_portal_id(fields.get("portal_id", ""), field="portal_id") or None
     except InvalidInputError as exc:
         field = exc.field if exc.field.startswith(prefix) else f"{prefix}.{exc.field}"
         given = fields or {}
@@ -113,6 +118,7 @@ def _decide(row: Any, index: int, overwrite_read: bool) -> Decision:
         outcome=None,
         reason=f"reported {update.status_type}",
         target=Target(update.status_type, update.error_message, Cause.EXPLICIT, overwrite_read=overwrite),
+        portal_id=portal_id,
     )
 
 

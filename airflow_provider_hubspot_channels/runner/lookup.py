@@ -63,6 +63,8 @@ class StatusLookup:
     :param max_pages: pages of 100 read per thread listing, at least 1.
     :param max_threads: thread listings kept, at least 1.
     :param max_age_seconds: a listing older than this is read again.
+    :param max_messages: listed messages kept at most (a run of many accounts has one lookup per account: each
+        gets a smaller share).
     """
 
     def __init__(
@@ -73,12 +75,14 @@ class StatusLookup:
         max_pages: int = DEFAULT_MAX_PAGES,
         max_threads: int = DEFAULT_MAX_THREADS,
         max_age_seconds: float = DEFAULT_MAX_AGE_SECONDS,
+        max_messages: int = MAX_CACHED_MESSAGES,
     ) -> None:
         self.client = client
         self.by_thread = by_thread
         self.max_pages = max(1, max_pages)
         self.max_threads = max(1, max_threads)
         self.max_age_seconds = max_age_seconds
+        self.max_messages = max(1, max_messages)
         self._lock = threading.Lock()
         self._listings: OrderedDict[str, _Listing] = OrderedDict()
         self._cached = 0
@@ -182,9 +186,7 @@ class StatusLookup:
         self._cached -= len(listing.messages)
 
     def _evict(self) -> None:
-        while len(self._listings) > self.max_threads or (
-            self._cached > MAX_CACHED_MESSAGES and len(self._listings) > 1
-        ):
+        while len(self._listings) > self.max_threads or (self._cached > self.max_messages and len(self._listings) > 1):
             self._drop(next(iter(self._listings)))
 
 

@@ -11,6 +11,10 @@ Decisions:
   report of the earlier try holds every row a saved progress covers. Rows written after the last save, rows in
   flight at a kill and ``not_attempted`` rows are simply done again (with ``verify_status`` they come out
   ``already_correct``).
+* In a multi-account batch, an account stopped midway (credentials refused) leaves its ``not_attempted`` rows
+  between the other accounts' rows: they are tracked as rows to redo, so the watermark passes them. A kill of such
+  a batch tracks every remaining row the same way: past :data:`MAX_TRACKED` the progress is not saved and the
+  retry resumes from the last save.
 * ``error`` and ``refused`` rows are redone by a retry: that is what a retry is for, and a refused row may have
   been fixed in HubSpot. While more than :data:`MAX_TRACKED` rows would be tracked (many such rows, or one request
   retrying for long while others complete past it) the progress is not saved, and a retry resumes from the last
@@ -181,12 +185,14 @@ class Progress:
     def handled(self, outcome: MessageOutcome) -> None:
         """Take in a row whose report row was written.
 
-        :param outcome: how the row ended; ``not_attempted`` changes nothing (the row is done again).
+        :param outcome: how the row ended; ``not_attempted`` changes nothing (the row is done again), except in a
+            multi-account batch (the row names its account), where it is a row to redo: an account stopped midway
+            leaves its rows scattered among the others', which must not hold the watermark back.
         """
-        if outcome.outcome is Outcome.NOT_ATTEMPTED:
+        if outcome.outcome is Outcome.NOT_ATTEMPTED and outcome.portal_id is None:
             return
         index = outcome.index
-        if outcome.outcome in REDO_OUTCOMES:
+        if outcome.outcome in REDO_OUTCOMES or outcome.outcome is Outcome.NOT_ATTEMPTED:
             self.redo.add(index)
         else:
             self.redo.discard(index)

@@ -19,14 +19,20 @@ would fail the same way: no retry storm), :data:`NO_ANSWER_LIMIT` messages in a 
 through every retry (HubSpot is down or hung: the task's time stays bounded), and ``stop`` (``on_kill``).
 A worker checks the stop before each message, so no request starts after the batch stopped; and the batch fans
 out only after its first message came back, so a refused credential costs one request, not one per thread.
+
+Many accounts (``client`` is an :class:`~.accounts.AccountRouter`): each row goes to its account's client, and the
+errors above that concern one account (daily limit, refused token or scope, missing credentials) stop only that
+account: its remaining rows are ``not_attempted`` naming it and the fix, and :attr:`RunResult.stopped_accounts`
+lists it. HubSpot down and setup errors still stop the batch. The first message goes alone per account, and workers
+prefer accounts that can send now (:mod:`.accounts`).
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Protocol
 
 from airflow_provider_hubspot_channels.client import (
@@ -54,6 +60,15 @@ from airflow_provider_hubspot_channels.reconciliation import (
     judge,
     write_outcome,
 )
+from airflow_provider_hubspot_channels.runner.accounts import (
+    AccountRouter,
+    Readers,
+    Scheduler,
+    account_label,
+    as_router,
+    window_size,
+)
+from airflow_provider_hubspot_channels.runner.reasons import account_stop_reason, ready, stop_reason
 from airflow_provider_hubspot_channels.validation import StatusUpdate
 
 if TYPE_CHECKING:
@@ -124,6 +139,8 @@ class RunResult:
     :param sink_error: the first error of the sink, secrets redacted, if any.
     :param hubspot_down: it stopped because HubSpot gave no answer or 5xx for several messages in a row (not 429s,
         which say the account is busy).
+    :param stopped_accounts: accounts (portal id, or ``"connection"``) a final error stopped while others went on,
+        with the first such error of each; only runs with an :class:`~.accounts.AccountRouter` have any.
     """
 
     duration_seconds: float
@@ -132,6 +149,7 @@ class RunResult:
     unwritten_rows: int = 0
     sink_error: str | None = None
     hubspot_down: bool = False
+    stopped_accounts: dict[str, HubSpotChannelsError] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -250,9 +268,9 @@ def _attempt(
     except BATCH_STOPPING_ERRORS as exc:
         correlation = exc.details.correlation_id
         if writing and exc.unanswered:
-            reason = f"{_stop_reason(exc)}; {maybe_written_note(target.status_type)}"
+            reason = f"{stop_reason(exc)}; {maybe_written_note(target.status_type)}"
             return _Attempt(row(Outcome.ERROR, reason, correlation_id=correlation), stopping_error=exc)
-        return _Attempt(row(Outcome.NOT_ATTEMPTED, _stop_reason(exc), correlation_id=correlation), stopping_error=exc)
+        return _Attempt(row(Outcome.NOT_ATTEMPTED, stop_reason(exc), correlation_id=correlation), stopping_error=exc)
     except NO_ANSWER_ERRORS as exc:
         correlation = exc.correlation_id if isinstance(exc, HubSpotApiError) else None
         note = f"; {maybe_written_note(target.status_type)}" if writing and exc.unanswered else ""
@@ -288,24 +306,28 @@ class _BatchRun:
 
     Each worker takes its next decision and records its last outcome under the lock, and talks to HubSpot outside
     it. No executor: a future per message and handing every message between threads cost more CPU than the HTTP
-    stack (benchmarks, scenario 4).
+    stack (benchmarks, scenario 4). Which decision a worker takes, and which client serves it, is
+    :mod:`.accounts`'s.
     """
 
     def __init__(
         self,
         decisions: Iterable[Decision],
-        client: MessageStatusClient,
+        client: MessageStatusClient | AccountRouter,
         *,
         report: RunReport,
         sink: Callable[[MessageOutcome], None],
         verify_status: bool,
         dry_run: bool,
         stop: threading.Event,
-        reader: MessageReader,
+        readers: Callable[[MessageStatusClient], MessageReader],
+        max_concurrency: int,
     ) -> None:
-        self.plan: Iterator[Decision] = iter(decisions)
-        self.client = client
-        self.reader = reader
+        self.client, self.multi = as_router(client)
+        self.scheduler = Scheduler(
+            iter(decisions), size=window_size(max_concurrency, multi=self.multi), multi=self.multi
+        )
+        self.readers = Readers(readers)
         self.report = report
         self.sink = sink
         self.verify_status = verify_status
@@ -314,6 +336,7 @@ class _BatchRun:
         self.lock = threading.Lock()
         self.stopped_reason: str | None = None
         self.stopping_error: HubSpotChannelsError | None = None
+        self.stopped_accounts: dict[str, HubSpotChannelsError] = {}
         self.no_answer = 0  # messages in a row that ended in NO_ANSWER_ERRORS
         self.busy = False  # one of them was a 429/423 (the account is busy, not HubSpot down)
         self.hubspot_down = False
@@ -322,6 +345,8 @@ class _BatchRun:
         self.sink_error: str | None = None
         # Workers count themselves in and out; the calling thread waits on this condition (same lock).
         self.changed = threading.Condition(self.lock)
+        # Workers whose window holds only accounts whose first message is in flight wait on this one.
+        self.settled = threading.Condition(self.lock)
         self.workers_seen = 0
         self.workers_running = 0
 
@@ -345,29 +370,70 @@ class _BatchRun:
         self.stopped_reason = self.stopped_reason or "stopped: the task was killed"
         return _outcome(decision, Outcome.NOT_ATTEMPTED, f"not attempted, {self.stopped_reason}")
 
+    def admit(self, decision: Decision) -> bool:
+        """Whether a decision read from the plan goes to the window; records the rows that need no request."""
+        if decision.action is Action.SKIP:
+            self.record(decision_outcome(decision))
+        elif self.stop.is_set():
+            self.record(self.not_attempted(decision))
+        else:
+            account = self.scheduler.account(self.scheduler.key(decision))
+            if account.state != "stopped":
+                return True
+            self.record(_outcome(decision, Outcome.NOT_ATTEMPTED, account.reason))
+        return False
+
     def take(self) -> Decision | None:
-        """The next decision to act on (lock held); records the rows that need no request on the way."""
-        for decision in self.plan:
-            if decision.action is Action.SKIP:
-                self.record(decision_outcome(decision))
-            elif self.stop.is_set():
-                self.record(self.not_attempted(decision))
-            else:
-                return decision
-        return None
+        """The next decision to act on (lock held), None when the plan is used up or the batch stopped."""
+        while True:
+            if self.stop.is_set():
+                for waiting in self.scheduler.drain():
+                    self.record(self.not_attempted(waiting))
+                self.scheduler.fill(self.admit)  # records every remaining row as not_attempted
+                return None
+            self.scheduler.fill(self.admit)
+            chosen = self.scheduler.pick(ready)
+            if chosen is not None or self.scheduler.done:
+                return chosen
+            # Every decision in the window waits for its account's first message: one of them settles soon.
+            self.settled.wait(_JOIN_POLL)
 
     def act(self, decision: Decision) -> _Attempt:
-        """One message against HubSpot (lock not held)."""
+        """One message against HubSpot through its account's client (lock not held)."""
         if self.stop.is_set():  # stopped since it was taken: no request may start now
             with self.lock:
                 return _Attempt(self.not_attempted(decision))
-        return _attempt(decision, self.client, self.reader, verify_status=self.verify_status, dry_run=self.dry_run)
+        try:
+            client = self.client.client_for(decision.portal_id)
+        except HubSpotChannelsError as exc:  # the account has no usable credentials: it stops, the others go on
+            return _Attempt(_outcome(decision, Outcome.NOT_ATTEMPTED, self.client.redact(str(exc))), exc)
+        key = self.scheduler.key(decision)
+        with self.lock:
+            self.scheduler.account(key).client = client
+            reader = self.readers.get(key, client)
+        return _attempt(decision, client, reader, verify_status=self.verify_status, dry_run=self.dry_run)
 
-    def settle(self, attempt: _Attempt) -> None:
-        """Record an attempt and what it tells about the batch (lock held)."""
-        if attempt.stopping_error is not None:
-            self.stopping_error = self.stopping_error or attempt.stopping_error
-            self.stop_with(_stop_reason(attempt.stopping_error))
+    def settle(self, attempt: _Attempt, key: str) -> None:
+        """Record an attempt and what it tells about its account and the batch (lock held)."""
+        account = self.scheduler.account(key)
+        if account.state == "probing":
+            account.state = "open"
+        self.settled.notify_all()
+        error = attempt.stopping_error
+        if error is not None and self.multi and not isinstance(error, NO_ANSWER_ERRORS):
+            # One account's credentials, scope or daily limit: the other accounts go on.
+            label = account_label(key)
+            self.record(replace(attempt.outcome, reason=f"account {label}: {attempt.outcome.reason}"))
+            if account.state != "stopped":
+                account.state, account.error = "stopped", error
+                account.reason = f"not attempted, account {label}: {account_stop_reason(error, self.client.redact)}"
+                self.stopped_accounts[key] = error
+                for decision in self.scheduler.drop(key):
+                    self.record(_outcome(decision, Outcome.NOT_ATTEMPTED, account.reason))
+            return
+        if error is not None:
+            self.stopping_error = self.stopping_error or error
+            self.stop_with(stop_reason(error))
         elif attempt.no_answer:
             self.no_answer += 1
             self.busy = self.busy or attempt.busy
@@ -381,6 +447,15 @@ class _BatchRun:
             self.no_answer, self.busy = 0, False
         self.record(attempt.outcome)
 
+    def every_account_stopped(self) -> None:
+        """At the end: when every account with rows to write stopped, the batch stopped (lock held)."""
+        if not self.stopped_accounts or self.stopping_error is not None or self.stopped_reason is not None:
+            return
+        if all(account.state == "stopped" for account in self.scheduler.accounts.values()):
+            self.stopping_error = next(iter(self.stopped_accounts.values()))
+            first = account_stop_reason(self.stopping_error, self.client.redact)
+            self.stopped_reason = f"stopped: every account stopped (first: {first})"
+
     def work(self, *, first_only: bool = False) -> None:
         """A worker: act on the plan's next decision until the plan is used up (or only once, ``first_only``)."""
         decision: Decision | None = None
@@ -390,7 +465,7 @@ class _BatchRun:
             while decision is not None:
                 attempt = self.act(decision)
                 with self.lock:
-                    self.settle(attempt)
+                    self.settle(attempt, self.scheduler.key(decision))
                     decision = None  # recorded: from here on an exception must not record it again
                     if not first_only:
                         decision = self.take()
@@ -423,7 +498,7 @@ class _BatchRun:
 
 def run_plan(
     decisions: Iterable[Decision],
-    client: MessageStatusClient,
+    client: MessageStatusClient | AccountRouter,
     *,
     report: RunReport,
     sink: Callable[[MessageOutcome], None] = lambda _outcome: None,
@@ -431,7 +506,7 @@ def run_plan(
     dry_run: bool = False,
     max_concurrency: int = 4,
     stop: threading.Event | None = None,
-    reader: MessageReader | None = None,
+    readers: Callable[[MessageStatusClient], MessageReader] | None = None,
 ) -> RunResult:
     """Act on every decision and record one outcome per row in ``report`` and ``sink``.
 
@@ -440,15 +515,16 @@ def run_plan(
     execution timeout, ``KeyboardInterrupt``) is raised again once every row has its outcome.
 
     :param decisions: the domain's plan, in input order.
-    :param client: the HubSpot client.
+    :param client: the HubSpot client, or an :class:`~.accounts.AccountRouter` giving each account's client (rows
+        name their account with ``portal_id``; an error that ends an account ends only its rows).
     :param report: the run's counts and examples.
     :param sink: receives every outcome as it completes (e.g. a JSON Lines writer); its errors are counted.
     :param verify_status: read each message's state first and apply the transition rules.
     :param dry_run: send no PATCH.
-    :param max_concurrency: threads sending requests.
+    :param max_concurrency: threads sending requests (for every account together).
     :param stop: set it to stop the batch (``on_kill``); rows not started become ``not_attempted``.
-    :param reader: where HubSpot's current state comes from with ``verify_status`` (default: one GET each; a
-        ``StatusLookup`` verifies by thread).
+    :param readers: builds, on an account's client, where HubSpot's current state comes from with
+        ``verify_status`` (default: one GET each; a ``StatusLookup`` verifies by thread).
     """
     stop = stop or threading.Event()
     started = time.monotonic()
@@ -460,7 +536,8 @@ def run_plan(
         verify_status=verify_status,
         dry_run=dry_run,
         stop=stop,
-        reader=reader or _GetEach(client),
+        readers=readers or _GetEach,
+        max_concurrency=max_concurrency,
     )
     interrupt = _drive(run, max_concurrency)
     if interrupt is not None:
@@ -471,6 +548,7 @@ def run_plan(
         # Stopped from outside (on_kill) with every row handled: rows cut short by the stop are not_attempted,
         # and the operator must fail instead of reporting success.
         run.stopped_reason = "stopped: the task was killed"
+    run.every_account_stopped()
     return RunResult(
         time.monotonic() - started,
         run.stopped_reason,
@@ -478,6 +556,7 @@ def run_plan(
         run.unwritten,
         run.sink_error,
         hubspot_down=run.hubspot_down and run.stopping_error is None,
+        stopped_accounts=dict(run.stopped_accounts),
     )
 
 
@@ -509,13 +588,3 @@ def _drive(run: _BatchRun, max_concurrency: int) -> BaseException | None:
         except BaseException as exc:  # raised in this (the main) thread only: timeout, Ctrl-C
             interrupt = interrupt or exc
             run.interrupted(exc)
-
-
-def _stop_reason(exc: HubSpotChannelsError) -> str:
-    if isinstance(exc, HubSpotDailyLimitError):
-        return "stopped: HubSpot's daily request limit is reached"
-    if isinstance(exc, HubSpotPermissionError):
-        return "stopped: the token lacks a required scope"
-    if isinstance(exc, HubSpotConnectionError):
-        return f"stopped: HubSpot cannot be reached as configured ({exc})"
-    return "stopped: HubSpot refused the credentials"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import pwd
 import secrets
 import signal
 import socket
@@ -101,6 +102,12 @@ class AirflowServices:
     retired: list[subprocess.Popen[bytes]] = field(default_factory=list)
     commands: dict[str, tuple[str, ...]] = field(default_factory=dict)
     restarts: dict[str, int] = field(default_factory=dict)
+    #: Backing services (databases, brokers) by name: stopped after Airflow's processes, which still use them.
+    backing: set[str] = field(default_factory=set)
+    #: Environment added to one service's processes only (e.g. each Celery worker's name), by service name.
+    process_env: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: Run after every process has stopped, last added first (e.g. removing a data directory outside the home).
+    cleanups: list[Callable[[], None]] = field(default_factory=list)
 
     @property
     def api_url(self) -> str:
@@ -184,23 +191,52 @@ class AirflowServices:
     def migrate(self) -> None:
         self.airflow("db", "migrate", timeout=180)
 
-    def start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
-        """Start ``airflow <args>`` in its own process group, logging to ``<home>/<name>.log``."""
+    def start(self, name: str, *args: str, env: Mapping[str, str] | None = None) -> subprocess.Popen[bytes]:
+        """Start ``airflow <args>`` in its own process group, logging to ``<home>/<name>.log``.
+
+        :param env: variables for this service only, on top of the installation's (kept for a restart).
+        """
+        if env is not None:
+            self.process_env[name] = dict(env)
+        proc = self.spawn(
+            name, [sys.executable, "-m", "airflow", *args], env={**self.env, **self.process_env.get(name, {})}
+        )
+        self.commands[name] = args
+        return proc
+
+    def spawn(
+        self,
+        name: str,
+        argv: list[str],
+        *,
+        env: Mapping[str, str],
+        user: str | None = None,
+        backing: bool = False,
+    ) -> subprocess.Popen[bytes]:
+        """Start any program in its own process group, logging to ``<home>/<name>.log``, stopped by ``stop_all``.
+
+        :param user: run as this user (and its group only), e.g. for PostgreSQL, which refuses to run as root.
+        :param backing: a backing service (database, broker): stopped after Airflow's processes.
+        """
         restart = name in self.processes
         log = open(self.home / f"{name}.log", "ab" if restart else "wb")  # noqa: SIM115 - the child keeps it open
         proc = subprocess.Popen(
-            [sys.executable, "-m", "airflow", *args],
-            env=self.env,
+            argv,
+            env=dict(env),
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            user=user,
+            group=None if user is None else pwd.getpwnam(user).pw_gid,
+            extra_groups=None if user is None else [],
         )
         log.close()
         if restart:
             self.retired.append(self.processes[name])
         self.processes[name] = proc
-        self.commands[name] = args
+        if backing:
+            self.backing.add(name)
         return proc
 
     def start_api_server(self, *, timeout: float = 90) -> None:
@@ -264,8 +300,20 @@ class AirflowServices:
         return "\n".join(f"===== {name}.log (tail) =====\n{self.log_tail(name)}" for name in self.processes)
 
     def stop_all(self, *, grace: float = 20) -> None:
-        """SIGTERM every process group started here, wait up to ``grace`` seconds, then SIGKILL what is left."""
-        everything = [*self.retired, *self.processes.values()]
+        """Stop Airflow's processes, then the backing services they used, then run the cleanups.
+
+        Each tier: SIGTERM every process group, wait up to ``grace`` seconds, then SIGKILL what is left.
+        """
+        try:
+            airflow = [proc for name, proc in self.processes.items() if name not in self.backing]
+            self._stop_groups([*self.retired, *airflow], grace=grace)
+            self._stop_groups([self.processes[name] for name in self.backing], grace=grace)
+        finally:
+            while self.cleanups:
+                self.cleanups.pop()()
+
+    @staticmethod
+    def _stop_groups(everything: list[subprocess.Popen[bytes]], *, grace: float) -> None:
         for proc in everything:
             with contextlib.suppress(ProcessLookupError):
                 # The group, not only the leader: a leader that died may leave children (executor workers) behind.

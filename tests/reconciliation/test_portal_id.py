@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -64,3 +65,28 @@ def test_any_value_is_an_account_id_or_a_named_error(value: object) -> None:
         assert exc.field == "portal_id" and exc.fix
         return
     assert text == "" or (text.isascii() and text.isdigit() and not text.startswith("0") and int(text) < 2**63)
+
+
+def _summary(report: Any) -> dict[str, Any]:
+    return report.summary(
+        reference_time=None,
+        stale_after=None,
+        dry_run=False,
+        verify_status=True,
+        duration_seconds=0.0,
+        stopped_reason=None,
+    )
+
+
+def test_the_summary_counts_accounts_only_when_records_named_them() -> None:
+    from airflow_provider_hubspot_channels.reconciliation import MessageOutcome, Outcome, RunReport
+
+    single = RunReport()
+    single.add(MessageOutcome(0, "1001", "m1", Outcome.MARKED_FAILED, "stale"))
+    assert "accounts" not in _summary(single)
+    mixed = RunReport()
+    for index, portal in enumerate(["5", "6", "5", None]):
+        mixed.add(MessageOutcome(index, "1001", f"m{index}", Outcome.ERROR, "x", portal_id=portal))
+    summary = _summary(mixed)
+    assert summary["accounts"] == 2
+    assert [row.get("portal_id") for row in summary["examples"]["error"]] == ["5", "6", "5", None]
