@@ -309,9 +309,8 @@ def mode_multi(args: dict[str, Any]) -> dict[str, Any]:
 
 def _multi_client(args: dict[str, Any], records: list[dict[str, Any]]) -> dict[str, Any]:
     """``run_plan`` over every account through one ``MultiAccountClient``."""
-    from airflow_provider_hubspot_channels.client.accounts import AccountCredentials, MultiAccountClient
-
     from airflow_provider_hubspot_channels.client import ClientConfig
+    from airflow_provider_hubspot_channels.client.accounts import AccountCredentials, MultiAccountClient
     from airflow_provider_hubspot_channels.reconciliation import (
         DEFAULT_ERROR_MESSAGE_TEMPLATE,
         RunReport,
@@ -718,9 +717,10 @@ def sizing_text(size: dict[str, Any]) -> list[str]:
         )
     lines += [
         "",
-        "Split the batch with `split_by_account(groups=tasks)` and map the task over the groups; give each Celery "
-        "worker machine about one core per 0.7 task slot plus Airflow's own processes. Answers slower than 50 ms "
-        "lower the thread bound in proportion (more tasks); CPU per request does not change with latency.",
+        "Split the batch with `split_by_account(groups=tasks)` and map the task over the groups. A task uses up "
+        "to 0.7 of a core, so plan one core per Celery worker slot (`worker_concurrency` = the machine's cores), "
+        "which leaves room for the worker's own processes. Answers slower than 50 ms lower the thread bound in "
+        "proportion (more tasks); CPU per request does not change with latency.",
         "",
     ]
     return lines
