@@ -36,6 +36,9 @@ sys.path.insert(0, str(REPO))
 
 from airflow_provider_hubspot_channels.simulator import HubSpotSimulator  # noqa: E402
 
+sys.path.insert(0, str(HERE))
+import accounts  # noqa: E402  (scenario 10: many accounts)
+
 CHANNEL = 1001
 WINDOW = 10.0
 HUBSPOT_LIMIT = 110  # OAuth apps: requests per 10 s per account
@@ -895,6 +898,8 @@ def results_md(results: Results, info: dict[str, Any], command: str, sizing: dic
     lines += CHART
     if "4_overhead" in results.raw:
         lines += overhead_text(results.raw["4_overhead"]["runs"])
+    if "10_accounts" in results.raw:
+        lines += accounts.results_text(results.raw["10_accounts"])
     notes = [text for f in missed for key, text in NOT_MET.items() if f.name.startswith(key)]
     if notes:
         lines += ["## Targets not met: why, and what would meet them", ""]
@@ -1198,7 +1203,7 @@ def scenario_9(results: Results, tmp: Path, count: int) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", default="0,1,2,3,4,5,7,8,9", help="comma separated scenarios (6 follows from 1)")
+    parser.add_argument("--only", default="0,1,2,3,4,5,7,8,9,10", help="comma separated scenarios (6 follows from 1)")
     parser.add_argument("--s1-count", type=int, default=2000)
     parser.add_argument("--s2-count", type=int, default=500, help="stale messages per process")
     parser.add_argument("--s3-count", type=int, default=300)
@@ -1208,6 +1213,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--s8-count", type=int, default=240, help="stale messages in the verify-by-thread backlog")
     parser.add_argument("--s8-mixed-count", type=int, default=600, help="records in the mixed batch")
     parser.add_argument("--s9-count", type=int, default=2000, help="stale messages in the batch killed at 60%%")
+    parser.add_argument("--s10-accounts", default="1,10,50,75", help="baseline: N single-account simulators")
+    parser.add_argument("--s10-multi", default="1,10,50,100", help="accounts served by one task")
+    parser.add_argument("--s10-split", default="50,100", help="accounts split over two tasks in two processes")
+    parser.add_argument("--s10-seconds", type=float, default=20.0, help="steady phase of each run")
     parser.add_argument("--out", default=str(HERE), help="where to write RESULTS.md, results.json, efficiency.png")
     parser.add_argument(
         "--render-only", action="store_true", help="rewrite RESULTS.md from results.json without running anything"
@@ -1246,6 +1255,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             scenario_8(results, workers, tmp, args.s8_count, args.s8_mixed_count)
         if "9" in only:
             scenario_9(results, tmp, args.s9_count)
+        if "10" in only:
+            counts = {
+                k: [int(n) for n in v.split(",") if n]
+                for k, v in (("baseline", args.s10_accounts), ("multi", args.s10_multi), ("split", args.s10_split))
+            }
+            figures, results.raw["10_accounts"] = accounts.scenario(
+                workers, tmp, **counts, steady_seconds=args.s10_seconds
+            )
+            for figure in figures:
+                results.add(Figure(**figure))
         sizing = projection(results)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
