@@ -45,9 +45,9 @@ WORKERS = ("w1", "w2")
 CONCURRENCY = int(os.environ.get("HUBSPOT_E2E_CELERY_CONCURRENCY", "4"))
 LIMIT = 110  # HubSpot's OAuth apps: requests per rolling 10 s per account
 LATENCY = 0.05
-# The scenario's SLA is 10 min and its fresh records are at most 9 min old when seeded; 12 min leaves the run three
-# minutes before a fresh record turns stale, while every stale one (15 min or older) stays stale.
-STALE_AFTER_MINUTES = 12
+# The scenario's SLA is 10 min, its fresh records are at most 9 min old when seeded and its stale ones at least 15:
+# 14 min gives the run five minutes (a loaded CI machine) before a fresh record would turn stale.
+STALE_AFTER_MINUTES = 14
 RUN_TIMEOUT = float(os.environ.get("HUBSPOT_E2E_RUNS_TIMEOUT", "300"))
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
