@@ -1,4 +1,5 @@
-"""Did any account exceed its limit in any rolling window? Judged from the simulator's request log.
+"""Did any account exceed its limit in any rolling window, or reach another account's message? Judged from the
+simulator's request log.
 
 HubSpot limits each installed account to a number of requests per rolling 10 s. The simulator refuses the excess
 with 429 (and refused requests do not enter its window), so "answered requests within the limit" holds by
@@ -6,16 +7,24 @@ construction; what the clients sent is the real question. Every request that rea
 refused or dropped ones included. The OAuth token endpoint and the simulator's own ``/_simulator`` paths are not
 an account's API. An entry names its account by ``hub_id``; an entry without that attribute (a simulator that hosts
 one account) belongs to the one account ``default``; ``hub_id`` None (a token no account issued) belongs to none.
+
+A request that names a message (``.../custom-channels/[<version>/]<channel>/messages/<id>``) must carry a token of
+the account that owns it (:func:`misdirected`): HubSpot answers another account's token 404, so a provider that mixed
+up credentials would show up here, not as a wrong write.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 DEFAULT_ACCOUNT = "default"
 NOT_AN_ACCOUNTS_API = ("/oauth/", "/_simulator")
+# The version segment is optional: date-versioned paths carry it after custom-channels, legacy v3 paths before.
+_MESSAGE_PATH = re.compile(r"/custom-channels/(?:[^/]+/)?\d+/messages/(?P<message>[^/]+)/?$")
 
 
 @dataclass(frozen=True)
@@ -103,3 +112,39 @@ def refused_by_account(entries: Iterable[Any]) -> dict[str, int]:
         if account is not None and entry.status == 429:
             refused[account] = refused.get(account, 0) + 1
     return refused
+
+
+@dataclass(frozen=True)
+class Misdirected:
+    """A request naming a message with a token of an account that does not own it (or of no account)."""
+
+    method: str
+    path: str
+    status: int | None
+    message_id: str
+    account: str | None
+    owner: str | None
+
+
+def message_named(entry: Any) -> str | None:
+    """The message id a request's path names (percent-decoded, as the client quoted it), or None."""
+    match = _MESSAGE_PATH.search(entry.path)
+    return None if match is None else unquote(match.group("message"))
+
+
+def misdirected(entries: Iterable[Any], owners: Mapping[str, str]) -> list[Misdirected]:
+    """Requests naming a message whose token's account is not the message's owner, in log order.
+
+    :param entries: the simulator's request log entries.
+    :param owners: owning account (decimal text) by message id; a message missing here has no owner, so any request
+        naming it is misdirected. Message ids must be unique across accounts for this to judge.
+    """
+    wrong = []
+    for entry in entries:
+        message_id = message_named(entry)
+        if message_id is None:
+            continue
+        account, owner = account_of(entry), owners.get(message_id)
+        if account is None or account != owner:
+            wrong.append(Misdirected(entry.method, entry.path, entry.status, message_id, account, owner))
+    return wrong

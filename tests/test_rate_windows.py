@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 import urllib.request
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from airflow_provider_hubspot_channels.simulator import HubSpotSimulator
-from tests.rate_windows import busiest_windows, limit_breaches, refused_by_account
+from tests.rate_windows import busiest_windows, limit_breaches, message_named, misdirected, refused_by_account
 
 
 @dataclass(frozen=True)
@@ -100,3 +101,62 @@ def test_busiest_window_and_breaches_match_a_brute_force_count(
         assert sum(1 for t in by_account[account] if w.start <= t < w.start + window) == w.requests
     breaches = {b.account for b in limit_breaches(log, limit=limit, window=window)}
     assert breaches == {k for k, v in by_account.items() if brute_force(v, window) > limit}
+
+
+def test_a_token_of_one_account_naming_anothers_message_is_misdirected() -> None:
+    with HubSpotSimulator(rate_limit=None) as sim:
+        other = sim.add_account()
+        sim.add_message(1001, "mine")
+        other.add_message(1001, "theirs/é")
+        for token, message_id in (
+            (sim.access_token, "mine"),
+            (other.access_token, "theirs/é"),
+            (other.access_token, "mine"),
+        ):
+            request = urllib.request.Request(
+                sim.base_url + "/conversations/custom-channels/2026-03/1001/messages/" + quote(message_id, safe=""),
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            try:
+                urllib.request.urlopen(request, timeout=5).close()
+            except urllib.error.HTTPError as exc:
+                assert exc.code == 404  # the simulator hides another account's message, as HubSpot does
+        log = sim.request_log
+    owners = {"mine": str(sim.hub_id), "theirs/é": str(other.hub_id)}
+    assert [message_named(e) for e in log] == ["mine", "theirs/é", "mine"]
+    (wrong,) = misdirected(log, owners)
+    assert (wrong.account, wrong.owner, wrong.message_id, wrong.status) == (
+        str(other.hub_id),
+        str(sim.hub_id),
+        "mine",
+        404,
+    )
+
+
+def test_requests_naming_no_message_are_not_judged_and_unknown_messages_have_no_owner() -> None:
+    log = [
+        Entry("POST", "/oauth/2026-03/token", 200, 0.0, "7"),
+        Entry("GET", "/conversations/custom-channels/2026-03/1001", 200, 0.1, "7"),
+        Entry("GET", "/conversations/v3/custom-channels/1001/messages/m%2F1", 200, 0.2, "7"),
+        Entry("GET", "/conversations/custom-channels/2026-03/1001/messages/ghost", 404, 0.3, "7"),
+        Entry("GET", API, 401, 0.4, None),
+    ]
+    assert [message_named(e) for e in log] == [None, None, "m/1", "ghost", "m"]
+    wrong = misdirected(log, {"m/1": "7", "m": "7"})
+    assert [(w.message_id, w.account, w.owner) for w in wrong] == [("ghost", "7", None), ("m", None, "7")]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.text(min_size=1, max_size=12), st.sampled_from(["1", "2", None])), max_size=30),
+    st.dictionaries(st.text(min_size=1, max_size=12), st.sampled_from(["1", "2"]), max_size=10),
+    st.sampled_from(["/conversations/custom-channels/2026-03/", "/conversations/v3/custom-channels/"]),
+)
+def test_misdirected_is_every_request_whose_token_account_is_not_the_messages_owner(
+    requests: list[tuple[str, str | None]], owners: dict[str, str], prefix: str
+) -> None:
+    # Any message id (slashes, spaces, non-ASCII) as the client sends it: one percent-quoted path segment.
+    log = [Entry("PATCH", f"{prefix}1001/messages/{quote(mid, safe='')}", 200, 0.0, hub) for mid, hub in requests]
+    assert [message_named(e) for e in log] == [mid for mid, _ in requests]
+    expected = [(mid, hub) for mid, hub in requests if owners.get(mid) != hub or hub is None]
+    assert [(w.message_id, w.account) for w in misdirected(log, owners)] == expected
