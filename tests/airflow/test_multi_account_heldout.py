@@ -359,7 +359,10 @@ def test_any_assignment_of_messages_to_accounts_ends_right_for_each_account(
             assert row["outcome"] not in ("error", "not_attempted", "invalid"), row
         else:
             assert row["outcome"] == "not_attempted", row
-            assert row["portal_id"] in row["reason"], row
+            # Each row says why its account stopped, the row whose request met the refusal as well as the rest.
+            kind = batch["credentials"][portals.index(row["portal_id"])]
+            why = f"hubspot_channels_{row['portal_id']}" if kind == "missing" else "belongs to another account"
+            assert row["portal_id"] in row["reason"] and why in row["reason"], row
             assert final == seeded[key] and writes == [], (row, writes)
     # No request about a message with a token of an account that has no record of it, none with the victim's or a
     # refused account's token, and nothing refused.
