@@ -221,10 +221,14 @@ class _BatchRun:
         if error is not None and self.multi and not isinstance(error, NO_ANSWER_ERRORS):
             # One account's credentials, scope or daily limit: the other accounts go on.
             label = account_label(key)
-            self.record(replace(attempt.outcome, reason=f"account {label}: {attempt.outcome.reason}"))
+            why = account_stop_reason(error, self.client.redact)
+            reason, generic = attempt.outcome.reason, stop_reason(error)
+            if reason.startswith(generic):  # the batch's words say only "refused": say what and the fix, as below
+                reason = why + reason[len(generic) :]
+            self.record(replace(attempt.outcome, reason=f"account {label}: {reason}"))
             if account.state != "stopped":
                 account.state, account.error = "stopped", error
-                account.reason = f"not attempted, account {label}: {account_stop_reason(error, self.client.redact)}"
+                account.reason = f"not attempted, account {label}: {why}"
                 self.stopped_accounts[key] = error
                 for decision in self.scheduler.drop(key):
                     self.record(outcome_row(decision, Outcome.NOT_ATTEMPTED, account.reason))
