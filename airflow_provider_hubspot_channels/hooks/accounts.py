@@ -103,12 +103,11 @@ class ConnectionPerAccount:
         :param portal_id: the account.
         """
         from airflow.sdk import BaseHook
-        from airflow.sdk.exceptions import AirflowNotFoundException
 
         conn_id = self.conn_id(portal_id)
         try:
             conn = BaseHook.get_connection(conn_id)
-        except AirflowNotFoundException:
+        except _not_found():
             raise AccountCredentialsError(
                 portal_id,
                 f"no Airflow connection {conn_id!r}",
@@ -303,14 +302,22 @@ class NoAccountCredentials:
         """
 
 
+def _not_found() -> type[Exception]:
+    """Airflow's "no such connection" exception: in the Task SDK from 3.2, in ``airflow.exceptions`` on 3.1."""
+    try:
+        from airflow.sdk.exceptions import AirflowNotFoundException
+    except ImportError:  # Airflow 3.1
+        from airflow.exceptions import AirflowNotFoundException  # type: ignore[attr-defined,no-redef]
+    return AirflowNotFoundException
+
+
 def _get_connection(conn_id: str, *, field: str, kind: str) -> Any:
     """An Airflow connection; a missing one is an :class:`InvalidInputError` naming the argument and the id."""
     from airflow.sdk import BaseHook
-    from airflow.sdk.exceptions import AirflowNotFoundException
 
     try:
         return BaseHook.get_connection(conn_id)
-    except AirflowNotFoundException:
+    except _not_found():
         raise InvalidInputError(
             field, f"there is no Airflow connection {conn_id!r}", f"create it: the {kind} connection"
         ) from None

@@ -7,11 +7,12 @@ arguments. Nothing happens in ``__init__`` (DAG parsing runs constructors); the 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from airflow.sdk import BaseHook
@@ -34,6 +35,28 @@ from airflow_provider_hubspot_channels.validation import validate_channel_id
 
 if TYPE_CHECKING:
     from airflow_provider_hubspot_channels.hooks.accounts import CredentialSource
+
+
+#: Airflow 3.1's Task SDK asks its supervisor for connections, Variables and secret masks over one channel without a
+#: lock: lookups from several threads at once can swap answers (one account's token in another's client) or hang.
+#: A hook serving many accounts looks them up from the runner's threads, so every such lookup takes this lock (3.2+
+#: lock the channel themselves; one more lock costs nothing there).
+_AIRFLOW_LOOKUPS = threading.RLock()
+_R = TypeVar("_R")
+
+
+def one_lookup_at_a_time(call: Callable[..., _R]) -> Callable[..., _R]:
+    """``call`` made under the process-wide lock of Airflow lookups (see :data:`_AIRFLOW_LOOKUPS`).
+
+    :param call: a function that reads connections or Variables, or masks secrets.
+    """
+
+    @functools.wraps(call)
+    def locked(*args: Any, **kwargs: Any) -> _R:
+        with _AIRFLOW_LOOKUPS:
+            return call(*args, **kwargs)
+
+    return locked
 
 
 @dataclass(frozen=True)
@@ -307,11 +330,11 @@ class HubSpotChannelsHook(BaseHook):
             if self._clients is None:
                 source = self._credential_source()
                 self._clients = MultiAccountClient(
-                    credentials=source,
-                    default=self._default_client,
+                    credentials=one_lookup_at_a_time(source),
+                    default=one_lookup_at_a_time(self._default_client),
                     pool_size=self.pool_size,
-                    on_new_token=mask_secret,
-                    on_refresh_token_rotated=source.store_rotated,
+                    on_new_token=one_lookup_at_a_time(mask_secret),
+                    on_refresh_token_rotated=one_lookup_at_a_time(source.store_rotated),
                 )
                 if self._stopped:
                     self._clients.stop()
@@ -357,8 +380,9 @@ class HubSpotChannelsHook(BaseHook):
             client_id=settings.client_id,
             client_secret=settings.client_secret,
             refresh_token=refresh_token,
-            on_new_token=mask_secret,
-            on_refresh_token_rotated=keep_rotated,
+            # Called from the runner's threads, beside other accounts' refreshes.
+            on_new_token=one_lookup_at_a_time(mask_secret),
+            on_refresh_token_rotated=one_lookup_at_a_time(keep_rotated),
             pool_size=self.pool_size,
             shared=shared,
         )
