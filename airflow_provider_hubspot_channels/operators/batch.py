@@ -34,6 +34,7 @@ from airflow_provider_hubspot_channels.reconciliation import (
     MessageOutcome,
     Outcome,
     format_table,
+    refuse_named_accounts,
 )
 from airflow_provider_hubspot_channels.runner import progress as resume_progress
 from airflow_provider_hubspot_channels.runner.accounts import AccountRouter
@@ -212,8 +213,7 @@ def run_batch(
             if offline:
                 client, usage_counters = OfflineClient(), None
             elif multi:
-                # Each account's client is built when its first row comes. (The ignores go once the hook's
-                # per-account clients are merged.)
+                # Each account's client is built when its first row comes.
                 client = hook.clients
                 usage_counters = hook.clients.usage
             else:
@@ -228,8 +228,11 @@ def run_batch(
                         # Row by row: a worker killed mid-batch leaves every outcome it collected on disk.
                         handle.flush()
 
+                # Without per-account credentials the connection's token is the only one: a row naming an account
+                # is refused rather than written with it.
+                plan = decisions if multi else refuse_named_accounts(decisions)
                 result = run_plan(
-                    progress.remaining(channels.noting(decisions)),
+                    progress.remaining(channels.noting(plan)),
                     client,
                     report=report,
                     sink=progress.sink(sink),

@@ -18,7 +18,14 @@ Decisions, detailed in each module:
 * The summary stays under 10 KB whatever the batch (:mod:`.report`).
 """
 
-from airflow_provider_hubspot_channels.reconciliation.decisions import Action, Decision, Mode, iter_plan, plan
+from airflow_provider_hubspot_channels.reconciliation.decisions import (
+    Action,
+    Decision,
+    Mode,
+    iter_plan,
+    plan,
+    refuse_named_accounts,
+)
 from airflow_provider_hubspot_channels.reconciliation.explanation import (
     DEFAULT_CARRIER_ERROR_MESSAGE_TEMPLATE,
     DEFAULT_ERROR_MESSAGE_TEMPLATE,
@@ -99,6 +106,7 @@ __all__ = [
     "parse_reference_time",
     "parse_timestamp",
     "plan",
+    "refuse_named_accounts",
     "render_error_message",
     "validate_template",
     "write_outcome",

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import Enum
 from types import MappingProxyType
@@ -305,3 +305,32 @@ def _merge(first: MessageRecord, later: MessageRecord) -> MessageRecord:
         reported_status=first.reported_status or later.reported_status,
         thread_id=first.thread_id or later.thread_id,
     )
+
+
+#: Why a row naming an account is refused when the task has no per-account credentials.
+NAMED_ACCOUNT_FIX = (
+    "set account_conn_pattern (a connection per account), or refresh_tokens_sql_conn_id and refresh_tokens_sql "
+    "(refresh tokens from a table); or leave portal_id out of the rows of the connection's own account"
+)
+
+
+def refuse_named_accounts(decisions: Iterable[Decision]) -> Iterator[Decision]:
+    """The plan of a task without per-account credentials: a row that names an account and needs a request becomes
+    ``invalid`` instead, since the only token at hand is the connection's, and it may belong to another customer.
+
+    :param decisions: the plan, in input order.
+    """
+    for decision in decisions:
+        if decision.portal_id is None or decision.action is not Action.WRITE:
+            yield decision
+            continue
+        yield dataclasses.replace(
+            decision,
+            action=Action.SKIP,
+            outcome=Outcome.INVALID,
+            target=None,
+            reason=(
+                f"row {decision.index}.portal_id: it names HubSpot account {decision.portal_id}, and the task has no "
+                f"per-account credentials (it would go out with the connection's token). Fix: {NAMED_ACCOUNT_FIX}"
+            ),
+        )

@@ -90,3 +90,36 @@ def test_the_summary_counts_accounts_only_when_records_named_them() -> None:
     summary = _summary(mixed)
     assert summary["accounts"] == 2
     assert [row.get("portal_id") for row in summary["examples"]["error"]] == ["5", "6", "5", None]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.fixed_dictionaries(
+            {"portal": st.one_of(st.none(), st.sampled_from(["1", "2"])), "age": st.sampled_from([5, 60])},
+        ),
+        max_size=12,
+    )
+)
+def test_without_per_account_credentials_no_row_naming_an_account_is_written(rows: list[dict[str, object]]) -> None:
+    from airflow_provider_hubspot_channels.reconciliation import Action, refuse_named_accounts
+
+    now = datetime(2026, 11, 2, tzinfo=timezone.utc)
+    policy = StalenessPolicy(stale_after=timedelta(minutes=15), reference_time=now)
+    batch = [
+        {
+            "channel_id": 1001,
+            "message_id": f"m{i}",
+            "created_at": (now - timedelta(minutes=int(str(row["age"])))).isoformat(),
+            **({"portal_id": row["portal"]} if row["portal"] else {}),
+        }
+        for i, row in enumerate(rows)
+    ]
+    before = plan(batch, policy, mode=Mode.TWO_WAY)
+    after = list(refuse_named_accounts(before))
+    assert [d.index for d in after] == [d.index for d in before]
+    for old, new in zip(before, after, strict=True):
+        if old.portal_id is not None and old.action is Action.WRITE:
+            assert new.action is Action.SKIP and new.outcome is not None and new.outcome.value == "invalid"
+        else:
+            assert new == old
