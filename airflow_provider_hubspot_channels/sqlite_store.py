@@ -43,6 +43,7 @@ from typing import Any
 
 from airflow_provider_hubspot_channels.exceptions import InvalidInputError
 from airflow_provider_hubspot_channels.reconciliation import parse_timestamp
+from airflow_provider_hubspot_channels.reconciliation.records import portal_id_of
 from airflow_provider_hubspot_channels.validation import (
     replace_lone_surrogates,
     shown,
@@ -245,8 +246,9 @@ def _reported_status(value: Any) -> str | None:
 
 
 def _portal_id(record: Mapping[str, Any]) -> str:
-    value = record.get("portal_id", record.get("portalId"))
-    return "" if value is None else validate_portal_id(value, field="portal_id")
+    # The records layer's own reading (any spelling, disagreeing spellings refused): filed under the account it is
+    # sent to.
+    return portal_id_of(record) or ""
 
 
 def _thread_id(value: Any) -> str | None:

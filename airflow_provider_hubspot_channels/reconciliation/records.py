@@ -176,6 +176,21 @@ def parse_record(raw: Mapping[str, Any], index: int) -> MessageRecord:
     )
 
 
+def portal_id_of(raw: Mapping[str, Any], prefix: str = "") -> str | None:
+    """The account a row names, read exactly as :func:`parse_record` reads it (any spelling of ``portal_id``;
+    spellings that disagree are an error), or None for the connection's account. For stores and tools that file rows
+    by account: one reading everywhere, so a row is never filed under one account and sent to another.
+
+    :param raw: the row.
+    :param prefix: where the row is, for the error's field, e.g. ``messages[3]`` (none: the field alone).
+    """
+    core, _ = _split(raw)
+    try:
+        return _lookup(core, "portal_id", prefix, _portal_id) or None
+    except InvalidInputError as exc:
+        raise InvalidInputError(exc.field.lstrip("."), exc.problem, exc.fix) from None
+
+
 def parse_batch(raw: Any) -> tuple[list[MessageRecord], list[InvalidRecord]]:
     """Split a batch into valid records and invalid rows, both in input order.
 

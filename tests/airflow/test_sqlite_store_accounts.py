@@ -121,10 +121,29 @@ def test_any_account_ids_either_refuse_the_batch_naming_the_row_or_key_one_row_p
         added = insert_records(store, batch)
     except InvalidInputError as exc:
         index = int(exc.field[len("records[") :].split("]")[0])
-        assert exc.field == f"records[{index}].portal_id"
+        # Named as the row spells it, as the records layer names every field.
+        assert exc.field in (f"records[{index}].portal_id", f"records[{index}].portalId")
         assert not store.exists() or not message_rows(store, "m1") + message_rows(store, "m2")  # all or nothing
         return
     keys = {(validate_portal_id(p) if p is not None else "", m) for p, m in rows}
     assert added == len(keys)
     stored = {(r.get("portal_id", ""), r["message_id"]) for m in ("m1", "m2") for r in message_rows(store, m)}
     assert stored == keys
+
+
+def test_the_store_files_a_row_under_the_account_the_records_layer_sends_it_to(tmp_path: Path) -> None:
+    # Review found PortalId / PORTAL_ID / {portal_id: None, portalId: ...} filed under the connection's account
+    # while the reconciliation sent them to 702, and disagreeing spellings kept silently.
+    import pytest
+
+    from airflow_provider_hubspot_channels.reconciliation.records import parse_record
+
+    spellings = [{"portalId": "702"}, {"PortalId": "702"}, {"PORTAL_ID": 702}, {"portal_id": None, "portalId": "702"}]
+    for number, extra in enumerate(spellings):
+        store = str(tmp_path / f"s{number}.sqlite")
+        row = {**webhook("m1"), **extra}
+        insert_records(store, [row])
+        assert parse_record(row, 0).portal_id == "702"
+        assert [r.get("portal_id") for r in message_rows(store, "m1")] == ["702"], extra
+    with pytest.raises(InvalidInputError, match="disagree"):
+        insert_records(str(tmp_path / "x.sqlite"), [{**webhook("m1"), "portal_id": "701", "portalId": "702"}])
