@@ -222,7 +222,8 @@ class _BatchRun:
             # One account's credentials, scope, daily limit or connection settings (TLS, URL: a setup error of its
             # own connection): the other accounts go on.
             label = account_label(key)
-            why = account_stop_reason(error, self.client.redact)
+            # A credentials error names its account itself: the reason names it once.
+            why = account_stop_reason(error, self.client.redact).replace(f"stopped: account {label}: ", "stopped: ", 1)
             reason, generic = attempt.outcome.reason, stop_reason(error)
             if reason.startswith(generic):  # the batch's words say only "refused": say what and the fix, as below
                 reason = why + reason[len(generic) :]
