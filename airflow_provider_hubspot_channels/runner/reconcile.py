@@ -21,10 +21,14 @@ A worker checks the stop before each message, so no request starts after the bat
 out only after its first message came back, so a refused credential costs one request, not one per thread.
 
 Many accounts (``client`` is an :class:`~.accounts.AccountRouter`): each row goes to its account's client, and the
-errors above that concern one account (daily limit, refused token or scope, missing credentials) stop only that
-account: its remaining rows are ``not_attempted`` naming it and the fix, and :attr:`RunResult.stopped_accounts`
-lists it. HubSpot down and setup errors still stop the batch. The first message goes alone per account, and workers
-prefer accounts that can send now (:mod:`.accounts`).
+errors above that concern one account (daily limit, refused token or scope, missing credentials, a setup error of
+its own connection: TLS, invalid URL) stop only that account: its remaining rows are ``not_attempted`` naming it and
+the fix, and :attr:`RunResult.stopped_accounts` lists it. :data:`NO_ANSWER_LIMIT` messages of one account in a row
+refused as rate limited (429/423) through every retry stop only that account (``busy``: not a final error, so it is
+not in ``stopped_accounts``; its error rows let the task's retries finish it); HubSpot giving no answer (5xx,
+timeouts) still stops the batch. The first message goes alone per account, and workers prefer accounts that can send
+now (:mod:`.accounts`). A run that fails (the plan raised, or something no one expects) gives every row read its
+``not_attempted`` row before the failure is raised.
 """
 
 from __future__ import annotations
