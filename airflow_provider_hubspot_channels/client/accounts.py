@@ -85,6 +85,9 @@ class AccountCredentialsError(HubSpotChannelsError):
         return False
 
 
+#: How errors name the task connection's account (records without a portal id).
+CONNECTION_LABEL = "of the connection"
+
 #: Builds the client of records without a portal id (the task connection's account) on the shared transport.
 DefaultFactory = Callable[[SharedTransport], HubSpotChannelsClient]
 
@@ -126,6 +129,7 @@ class MultiAccountClient:
         self._building: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
         self._default_lock = threading.Lock()
+        self._default_error: AccountCredentialsError | None = None  # the default factory failed: not asked again
         self._stopped = False
         self._closed = False
 
@@ -217,12 +221,27 @@ class MultiAccountClient:
                 "give every record its portal_id",
             )
         with self._default_lock:  # its own lock: reading a connection must not hold up other accounts
-            if self._default is None:
-                built = source(self._transport)
-                with self._lock:
-                    self._default = built
-                    if self._stopped:
-                        built.stop()
+            failed = self._default_error
+            if self._default is None and failed is None:
+                try:
+                    built = source(self._transport)
+                except Exception as exc:  # e.g. the task's connection is missing: only its records fail
+                    # Only the type: the text (a connection URI, a backend's answer) may hold a secret.
+                    log.warning("Building the task connection's HubSpot client failed: %s", type(exc).__name__)
+                    failed = self._default_error = AccountCredentialsError(
+                        CONNECTION_LABEL,
+                        f"building the task connection's client failed ({type(exc).__name__})",
+                        "check the task's HubSpot connection (hubspot_conn_id), or give every record its portal_id; "
+                        "the task log has the error type",
+                    )
+                else:
+                    with self._lock:
+                        self._default = built
+                        if self._stopped:
+                            built.stop()
+            if failed is not None:
+                raise AccountCredentialsError(failed.portal_id, failed.problem, failed.fix)
+            assert self._default is not None
             return self._default
 
     def _built(self) -> list[HubSpotChannelsClient]:

@@ -16,13 +16,15 @@ never holds threads that other accounts could use. Decisions:
   choice stays cheap with thousands of accounts); if none is ready, the earliest it may take. Rows of one account
   are taken in input order, and completion stays within the window of input order, which keeps the resume
   progress's tracked set small.
-* **Readers.** Each account has its own reader (one GET each, or a thread listing) built on its client; at most
-  :data:`MAX_READERS` are kept (least recently used dropped: a dropped reader's cache is only a cache).
+* **Readers.** Each account has its own reader (one GET each, or a thread listing) built on its client, kept for the
+  whole run: rows come round-robin across accounts, so dropping a reader would read its threads again for every
+  row. Memory stays bounded by the cached messages, not the readers: beyond :data:`SHARED_READERS` accounts each
+  reader's ``max_messages`` shrinks so all of them together keep what :data:`SHARED_READERS` readers would.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -38,8 +40,10 @@ if TYPE_CHECKING:
 MAX_WINDOW = 256
 #: Accounts whose budget one take asks at most before it settles for the earliest decision.
 READY_CHECKS = 16
-#: Account readers (and their thread-listing caches) kept at once.
-MAX_READERS = 64
+#: Accounts whose readers keep their whole thread-listing cache; with more, each keeps a share of that total.
+SHARED_READERS = 64
+#: The cache bounds of a reader (``StatusLookup``) that readers share.
+_SHARED_BOUNDS = ("max_messages", "max_threads")
 
 
 @runtime_checkable
@@ -119,12 +123,14 @@ class Account:
     :param client: its client, once built.
     :param error: what stopped it.
     :param reason: the reason its remaining rows get.
+    :param busy: its messages in a row refused as rate limited through every retry (429/423).
     """
 
     state: str = "new"
     client: Any = None
     error: HubSpotChannelsError | None = None
     reason: str = ""
+    busy: int = 0
 
 
 class Scheduler:
@@ -231,14 +237,21 @@ class Scheduler:
 
 
 class Readers:
-    """The accounts' readers, least recently used dropped beyond :data:`MAX_READERS`.
+    """The accounts' readers, one per account for the whole run, their caches sharing one budget.
+
+    A reader with ``max_messages`` and ``max_threads`` bounds (``StatusLookup``) keeps, with ``n`` readers beyond
+    :data:`SHARED_READERS`, each bound times ``SHARED_READERS / n`` (``n`` rounded up to a power of two, at least
+    1): the total stays what :data:`SHARED_READERS` readers keep. Shares shrink when the count of readers doubles,
+    so resizing costs O(1) per reader over the run; a reader trims its cache at its next listing.
 
     :param build: makes a reader on an account's client.
     """
 
     def __init__(self, build: Callable[[MessageStatusClient], MessageReader]) -> None:
         self.build = build
-        self._readers: OrderedDict[str, MessageReader] = OrderedDict()
+        self._readers: dict[str, MessageReader] = {}
+        self._budgets: dict[str, tuple[int, int]] = {}  # each bounded reader's own bounds, as built
+        self._sharing = SHARED_READERS  # the readers count the current shares are for
 
     def get(self, key: str, client: MessageStatusClient) -> MessageReader:
         """The account's reader (built on first use).
@@ -249,8 +262,20 @@ class Readers:
         reader = self._readers.get(key)
         if reader is None:
             reader = self._readers[key] = self.build(client)
-            while len(self._readers) > MAX_READERS:
-                self._readers.popitem(last=False)
-        else:
-            self._readers.move_to_end(key)
+            budgets = tuple(getattr(reader, name, None) for name in _SHARED_BOUNDS)
+            if all(isinstance(budget, int) for budget in budgets):
+                self._budgets[key] = budgets  # type: ignore[assignment]
+                self._share(key)
+            if len(self._readers) > self._sharing:
+                self._sharing *= 2
+                for bounded in self._budgets:
+                    self._share(bounded)
         return reader
+
+    def _share(self, key: str) -> None:
+        reader: Any = self._readers[key]
+        for name, budget in zip(_SHARED_BOUNDS, self._budgets[key], strict=True):
+            setattr(reader, name, max(1, budget * SHARED_READERS // self._sharing))
+
+    def __len__(self) -> int:
+        return len(self._readers)

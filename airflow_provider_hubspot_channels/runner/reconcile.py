@@ -21,10 +21,14 @@ A worker checks the stop before each message, so no request starts after the bat
 out only after its first message came back, so a refused credential costs one request, not one per thread.
 
 Many accounts (``client`` is an :class:`~.accounts.AccountRouter`): each row goes to its account's client, and the
-errors above that concern one account (daily limit, refused token or scope, missing credentials) stop only that
-account: its remaining rows are ``not_attempted`` naming it and the fix, and :attr:`RunResult.stopped_accounts`
-lists it. HubSpot down and setup errors still stop the batch. The first message goes alone per account, and workers
-prefer accounts that can send now (:mod:`.accounts`).
+errors above that concern one account (daily limit, refused token or scope, missing credentials, a setup error of
+its own connection: TLS, invalid URL) stop only that account: its remaining rows are ``not_attempted`` naming it and
+the fix, and :attr:`RunResult.stopped_accounts` lists it. :data:`NO_ANSWER_LIMIT` messages of one account in a row
+refused as rate limited (429/423) through every retry stop only that account (``busy``: not a final error, so it is
+not in ``stopped_accounts``; its error rows let the task's retries finish it); HubSpot giving no answer (5xx,
+timeouts) still stops the batch. The first message goes alone per account, and workers prefer accounts that can send
+now (:mod:`.accounts`). A run that fails (the plan raised, or something no one expects) gives every row read its
+``not_attempted`` row before the failure is raised.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -55,7 +60,6 @@ from airflow_provider_hubspot_channels.runner.accounts import (
     window_size,
 )
 from airflow_provider_hubspot_channels.runner.attempt import (
-    NO_ANSWER_ERRORS,
     Attempt,
     GetEach,
     MessageReader,
@@ -218,21 +222,37 @@ class _BatchRun:
             account.state = "open"
         self.settled.notify_all()
         error = attempt.stopping_error
-        if error is not None and self.multi and not isinstance(error, NO_ANSWER_ERRORS):
-            # One account's credentials, scope or daily limit: the other accounts go on.
+        if error is not None and self.multi:
+            # One account's credentials, scope, daily limit or connection settings (TLS, URL: a setup error of its
+            # own connection): the other accounts go on.
             label = account_label(key)
-            why = account_stop_reason(error, self.client.redact)
+            # A credentials error names its account itself: the reason names it once.
+            why = account_stop_reason(error, self.client.redact).replace(f"stopped: account {label}: ", "stopped: ", 1)
             reason, generic = attempt.outcome.reason, stop_reason(error)
             if reason.startswith(generic):  # the batch's words say only "refused": say what and the fix, as below
                 reason = why + reason[len(generic) :]
-            self.record(replace(attempt.outcome, reason=f"account {label}: {reason}"))
+            if not reason.startswith(f"account {label}: "):
+                reason = f"account {label}: {reason}"
+            self.record(replace(attempt.outcome, reason=reason))
             if account.state != "stopped":
-                account.state, account.error = "stopped", error
-                account.reason = f"not attempted, account {label}: {why}"
-                self.stopped_accounts[key] = error
-                for decision in self.scheduler.drop(key):
-                    self.record(outcome_row(decision, Outcome.NOT_ATTEMPTED, account.reason))
+                self.stop_account(key, f"not attempted, account {label}: {why}")
+                account.error = self.stopped_accounts[key] = error
             return
+        if self.multi and attempt.busy:
+            # 429/423 through every retry: this account is busy (its own integrations use its limit), HubSpot is up.
+            # Only this account stops at the limit; the batch-wide streak is for HubSpot giving no answer.
+            account.busy += 1
+            self.record(attempt.outcome)
+            if account.busy >= NO_ANSWER_LIMIT and account.state != "stopped":
+                self.stop_account(
+                    key,
+                    f"not attempted, account {account_label(key)}: busy: {account.busy} messages in a row were "
+                    f"refused as rate limited through every retry (last: {attempt.outcome.reason}); run again when "
+                    "the account's other integrations use less of its limit",
+                )
+            return
+        if not attempt.no_answer:
+            account.busy = 0
         if error is not None:
             self.stopping_error = self.stopping_error or error
             self.stop_with(stop_reason(error))
@@ -248,6 +268,25 @@ class _BatchRun:
         else:
             self.no_answer, self.busy = 0, False
         self.record(attempt.outcome)
+
+    def stop_account(self, key: str, reason: str) -> None:
+        """Stop one account: its rows in the window, and those read later, get ``reason`` (lock held)."""
+        account = self.scheduler.account(key)
+        account.state, account.reason = "stopped", reason
+        for decision in self.scheduler.drop(key):
+            self.record(outcome_row(decision, Outcome.NOT_ATTEMPTED, reason))
+
+    def abandon(self) -> None:
+        """The run failed: every row in the window and the rest of the plan gets its ``not_attempted`` row (lock
+        held, stop set). A plan that raises again ends there: it has no further rows to give."""
+        for waiting in self.scheduler.drain():
+            self.record(self.not_attempted(waiting))
+        try:
+            self.scheduler.fill(self.admit)
+        except BaseException:  # the plan itself failed; the first failure is the one raised
+            self.scheduler.exhausted = True
+            self.scheduler.window.clear()
+            raise
 
     def every_account_stopped(self) -> None:
         """At the end: when every account with rows to write stopped, the batch stopped (lock held)."""
@@ -278,6 +317,9 @@ class _BatchRun:
                 if decision is not None:  # taken, maybe sent, never recorded: it gets its row
                     reason = f"{self.stopped_reason} while this message was being handled; HubSpot may show it FAILED"
                     self.record(outcome_row(decision, Outcome.ERROR, reason))
+                # No other worker may be left to record the rest: every row read gets its row before the raise.
+                with suppress(BaseException):
+                    self.abandon()
 
     def worker(self, first_only: bool) -> None:
         """A worker thread's body: :meth:`work`, counted in and out."""
