@@ -45,8 +45,8 @@ from airflow_provider_hubspot_channels.runner.reconcile import RunResult, run_pl
 
 #: Threads (and HTTP connections) of one task at most, for every account of its batch together.
 MAX_CONCURRENCY = 64
-#: Thread listings and listed messages one account's lookup keeps in a multi-account batch (a share of the
-#: single-account bounds: at most ``runner.accounts.MAX_READERS`` lookups live at once).
+#: Thread listings and listed messages one account's lookup starts with in a multi-account batch; beyond
+#: ``runner.accounts.SHARED_READERS`` accounts the lookups share what that many would keep.
 ACCOUNT_LOOKUP_THREADS, ACCOUNT_LOOKUP_MESSAGES = 125, 1_250
 
 
