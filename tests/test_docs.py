@@ -36,8 +36,9 @@ def test_relative_links_of_the_docs_resolve(page: Path) -> None:
 
 
 def test_the_readme_stays_a_front_page() -> None:
-    # The reference lives in docs/, once: a README that grows argument tables again repeats it.
-    assert len((ROOT / "README.md").read_text(encoding="utf-8").splitlines()) <= 120
+    # The reference lives in docs/, once: a README that grows argument tables again repeats it. (130: issue 15 asks for
+    # the many-accounts sizing table on the front page.)
+    assert len((ROOT / "README.md").read_text(encoding="utf-8").splitlines()) <= 130
 
 
 def test_the_package_metadata_names_the_repository_the_readme_links_to() -> None:
