@@ -24,7 +24,7 @@ never holds threads that other accounts could use. Decisions:
 
 from __future__ import annotations
 
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -42,6 +42,10 @@ MAX_WINDOW = 256
 READY_CHECKS = 16
 #: Accounts whose readers keep their whole thread-listing cache; with more, each keeps a share of that total.
 SHARED_READERS = 64
+#: Readers kept at most (least recently used dropped): more than the accounts a full window and every thread can
+#: hold, so rows taken round-robin by account find their account's reader; beyond it a task's memory stays bounded
+#: however many accounts its batch holds (each reader keeps at least one listing).
+KEPT_READERS = 320
 #: The cache bounds of a reader (``StatusLookup``) that readers share.
 _SHARED_BOUNDS = ("max_messages", "max_threads")
 
@@ -237,7 +241,8 @@ class Scheduler:
 
 
 class Readers:
-    """The accounts' readers, one per account for the whole run, their caches sharing one budget.
+    """The accounts' readers, one per account (up to :data:`KEPT_READERS`, least recently used dropped), their caches
+    sharing one budget.
 
     A reader with ``max_messages`` and ``max_threads`` bounds (``StatusLookup``) keeps, with ``n`` readers beyond
     :data:`SHARED_READERS`, each bound times ``SHARED_READERS / n`` (``n`` rounded up to a power of two, at least
@@ -249,7 +254,7 @@ class Readers:
 
     def __init__(self, build: Callable[[MessageStatusClient], MessageReader]) -> None:
         self.build = build
-        self._readers: dict[str, MessageReader] = {}
+        self._readers: OrderedDict[str, MessageReader] = OrderedDict()
         self._budgets: dict[str, tuple[int, int]] = {}  # each bounded reader's own bounds, as built
         self._sharing = SHARED_READERS  # the readers count the current shares are for
 
@@ -260,16 +265,21 @@ class Readers:
         :param client: the account's client.
         """
         reader = self._readers.get(key)
-        if reader is None:
-            reader = self._readers[key] = self.build(client)
-            budgets = tuple(getattr(reader, name, None) for name in _SHARED_BOUNDS)
-            if all(isinstance(budget, int) for budget in budgets):
-                self._budgets[key] = budgets  # type: ignore[assignment]
-                self._share(key)
-            if len(self._readers) > self._sharing:
-                self._sharing *= 2
-                for bounded in self._budgets:
-                    self._share(bounded)
+        if reader is not None:
+            self._readers.move_to_end(key)
+            return reader
+        reader = self._readers[key] = self.build(client)
+        while len(self._readers) > KEPT_READERS:
+            dropped, _ = self._readers.popitem(last=False)  # a dropped reader's cache is only a cache
+            self._budgets.pop(dropped, None)
+        budgets = tuple(getattr(reader, name, None) for name in _SHARED_BOUNDS)
+        if all(isinstance(budget, int) for budget in budgets):
+            self._budgets[key] = budgets  # type: ignore[assignment]
+            self._share(key)
+        if len(self._readers) > self._sharing:
+            self._sharing *= 2
+            for bounded in self._budgets:
+                self._share(bounded)
         return reader
 
     def _share(self, key: str) -> None:

@@ -273,14 +273,51 @@ def test_verify_by_thread_reads_once_per_thread_however_many_accounts(accounts: 
 
 def test_readers_of_many_accounts_share_what_64_would_keep() -> None:
     from airflow_provider_hubspot_channels.client import HubSpotChannelsClient
-    from airflow_provider_hubspot_channels.runner.accounts import SHARED_READERS, Readers
+    from airflow_provider_hubspot_channels.runner.accounts import KEPT_READERS, SHARED_READERS, Readers
 
     client = HubSpotChannelsClient(config=ClientConfig(base_url="http://127.0.0.1:9"), access_token="t")
     readers = Readers(lambda c: StatusLookup(c, by_thread=True, max_threads=125, max_messages=1_250))  # type: ignore[arg-type]
     built = [readers.get(str(k), client) for k in range(1, 1_001)]
-    assert len(readers) == 1_000 and readers.get("1", client) is built[0]  # none dropped, none rebuilt
-    lookups: list[Any] = built
+    assert len(readers) == KEPT_READERS and readers.get("1000", client) is built[-1]  # the recent ones kept
+    lookups: list[Any] = built[-KEPT_READERS:]
     assert sum(r.max_messages for r in lookups) <= SHARED_READERS * 1_250
-    assert sum(r.max_threads for r in lookups) <= SHARED_READERS * 125 + 1_000  # at least 1 each
+    assert sum(r.max_threads for r in lookups) <= SHARED_READERS * 125 + KEPT_READERS  # at least 1 each
     assert all(r.max_messages >= 1 and r.max_threads >= 1 for r in lookups)
     client.close()
+
+
+class _OneThreadClient:
+    """A client whose every thread listing holds 100 messages (one page), for the readers' memory."""
+
+    def __init__(self, account: int) -> None:
+        self.account = account
+
+    def list_thread_messages(self, thread: Any, max_pages: int = 1) -> Answer:
+        results = [
+            {
+                "type": "MESSAGE",
+                "id": f"{self.account}-{thread}-{i}",
+                "channelId": 1001,
+                "direction": "OUTGOING",
+                "status": {"statusType": "SENT"},
+            }
+            for i in range(100)
+        ]
+        return Answer({"results": results}, 1, 0)
+
+    def read_message(self, channel_id: int, message_id: str) -> Answer:
+        raise AssertionError("read by thread")
+
+
+def test_the_readers_memory_stays_bounded_however_many_accounts() -> None:
+    # Review: with a reader per account for the whole run, 2,048 accounts kept 202,752 listed messages (each reader
+    # keeps at least its last listing, and finished accounts never trim).
+    from airflow_provider_hubspot_channels.runner.accounts import Readers
+
+    def cached(accounts: int) -> int:
+        readers = Readers(lambda c: StatusLookup(c, by_thread=True, max_threads=125, max_messages=1_250))  # type: ignore[arg-type]
+        for account in range(accounts):
+            readers.get(str(account), _OneThreadClient(account)).read(1001, f"{account}-7-0", "7")  # type: ignore[arg-type]
+        return sum(reader._cached for reader in readers._readers.values())  # type: ignore[attr-defined]
+
+    assert cached(2_048) == cached(512) <= 64 * 1_250
