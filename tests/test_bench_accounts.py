@@ -75,7 +75,9 @@ def test_share_is_the_mean_of_each_accounts_rate_over_the_limit(rates: list[floa
     expected = sum(rate / 11.0 for rate in rates) / len(rates)
     # One request at each end of a 20 s window, per account, is the only rounding.
     assert stats["share"] == pytest.approx(expected, abs=2 / (11.0 * stats["steady_seconds"]) + 0.01)
-    assert stats["min_account_share"] <= stats["share"] <= stats["max_account_share"]
+    # A mean lies between its extremes, up to float rounding (equal rates gave a mean 1 ulp above them in CI).
+    slack = 1e-9
+    assert stats["min_account_share"] - slack <= stats["share"] <= stats["max_account_share"] + slack
 
 
 def test_sizing_shows_more_processes_and_tasks_for_more_accounts() -> None:

@@ -71,18 +71,21 @@ class AccountCredentialsError(HubSpotChannelsError):
     :param portal_id: the account.
     :param problem: what is wrong (never a secret value).
     :param fix: what to do about it.
+    :param retryable: the lookup failed in a way a later try may not (a secrets backend or database that timed
+        out); missing or unusable credentials are not.
     """
 
-    def __init__(self, portal_id: str, problem: str, fix: str) -> None:
+    def __init__(self, portal_id: str, problem: str, fix: str, *, retryable: bool = False) -> None:
         self.portal_id = portal_id
         self.problem = problem
         self.fix = fix
+        self.retryable = retryable
         super().__init__(f"account {portal_id}: {problem}. Fix: {fix}")
 
     @property
     def retry_may_succeed(self) -> bool:
-        """Missing or unusable credentials stay so until someone fixes them."""
-        return False
+        """Missing or unusable credentials stay so until someone fixes them; a lookup that failed may not."""
+        return self.retryable
 
 
 #: How errors name the task connection's account (records without a portal id).
@@ -207,6 +210,7 @@ class MultiAccountClient:
                 portal_id,
                 f"reading its credentials failed ({type(exc).__name__})",
                 "check the credentials store this account's credentials come from; the task log has the error type",
+                retryable=True,  # not known to be missing: a backend that timed out may answer the task's retry
             )
 
     def _default_client(self) -> HubSpotChannelsClient:
@@ -225,7 +229,9 @@ class MultiAccountClient:
             if self._default is None and failed is None:
                 try:
                     built = source(self._transport)
-                except Exception as exc:  # e.g. the task's connection is missing: only its records fail
+                except AccountCredentialsError as exc:  # known to be missing or unusable (the hook says so)
+                    failed = self._default_error = exc
+                except Exception as exc:
                     # Only the type: the text (a connection URI, a backend's answer) may hold a secret.
                     log.warning("Building the task connection's HubSpot client failed: %s", type(exc).__name__)
                     failed = self._default_error = AccountCredentialsError(
@@ -233,6 +239,7 @@ class MultiAccountClient:
                         f"building the task connection's client failed ({type(exc).__name__})",
                         "check the task's HubSpot connection (hubspot_conn_id), or give every record its portal_id; "
                         "the task log has the error type",
+                        retryable=True,  # not known to be missing: a backend that timed out may answer a retry
                     )
                 else:
                     with self._lock:
@@ -240,7 +247,7 @@ class MultiAccountClient:
                         if self._stopped:
                             built.stop()
             if failed is not None:
-                raise AccountCredentialsError(failed.portal_id, failed.problem, failed.fix)
+                raise AccountCredentialsError(failed.portal_id, failed.problem, failed.fix, retryable=failed.retryable)
             assert self._default is not None
             return self._default
 

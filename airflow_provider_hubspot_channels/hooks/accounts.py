@@ -107,7 +107,7 @@ class ConnectionPerAccount:
         conn_id = self.conn_id(portal_id)
         try:
             conn = BaseHook.get_connection(conn_id)
-        except _not_found():
+        except not_found_error():
             raise AccountCredentialsError(
                 portal_id,
                 f"no Airflow connection {conn_id!r}",
@@ -302,7 +302,7 @@ class NoAccountCredentials:
         """
 
 
-def _not_found() -> type[Exception]:
+def not_found_error() -> type[Exception]:
     """Airflow's "no such connection" exception: in the Task SDK from 3.2, in ``airflow.exceptions`` on 3.1."""
     try:
         from airflow.sdk.exceptions import AirflowNotFoundException
@@ -317,7 +317,7 @@ def _get_connection(conn_id: str, *, field: str, kind: str) -> Any:
 
     try:
         return BaseHook.get_connection(conn_id)
-    except _not_found():
+    except not_found_error():
         raise InvalidInputError(
             field, f"there is no Airflow connection {conn_id!r}", f"create it: the {kind} connection"
         ) from None

@@ -356,7 +356,21 @@ class HubSpotChannelsHook(BaseHook):
         return NoAccountCredentials()
 
     def _default_client(self, shared: SharedTransport) -> HubSpotChannelsClient:
-        settings = self.connection_settings()
+        """The client of records without a portal id; a connection that is missing or unusable is said so (final),
+        anything else (a secrets backend that timed out) is left to the caller as a failure a retry may cure."""
+        from airflow_provider_hubspot_channels.client.accounts import CONNECTION_LABEL, AccountCredentialsError
+        from airflow_provider_hubspot_channels.hooks.accounts import not_found_error
+
+        try:
+            settings = self.connection_settings()
+        except not_found_error():
+            raise AccountCredentialsError(
+                CONNECTION_LABEL,
+                f"there is no Airflow connection {self.hubspot_conn_id!r} (hubspot_conn_id)",
+                "create it, or give every record its portal_id",
+            ) from None
+        except InvalidInputError as exc:
+            raise AccountCredentialsError(CONNECTION_LABEL, f"{exc.field}: {exc.problem}", exc.fix) from None
         return self._client_for(settings, settings.config, shared=shared)
 
     def _client_for(

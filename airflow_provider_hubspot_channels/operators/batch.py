@@ -358,6 +358,9 @@ def _raise_for(
             # Only daily limits: a later retry can finish, so the task's retry policy decides, as for one account.
             error = airflow_error(daily[0], conn_id=conn_id, policy_decides=retry_policy_decides_daily_limit(task))
             raise type(error)(f"{stopped} {error}") from daily[0]
+        if any(error.retry_may_succeed for error in result.stopped_accounts.values()):
+            # A credentials lookup that failed (a secrets backend or database that timed out) may answer a retry.
+            raise AirflowException(f"{prefix}{stopped} A retry may read them. {final}".strip())
         raise AirflowFailException(f"{prefix}{stopped} {final}".strip())
     if final:
         raise AirflowFailException(f"{final} See the report for every row (the rest was processed).")

@@ -11,7 +11,11 @@ from typing import Any
 import pytest
 
 from airflow_provider_hubspot_channels.client import Answer, ClientConfig, HubSpotRetriesExhaustedError
-from airflow_provider_hubspot_channels.client.accounts import AccountCredentials, MultiAccountClient
+from airflow_provider_hubspot_channels.client.accounts import (
+    AccountCredentials,
+    AccountCredentialsError,
+    MultiAccountClient,
+)
 from airflow_provider_hubspot_channels.client.errors import ErrorDetails
 from airflow_provider_hubspot_channels.reconciliation import Decision, RunReport, StalenessPolicy, iter_plan
 from airflow_provider_hubspot_channels.runner.lookup import StatusLookup
@@ -321,3 +325,50 @@ def test_the_readers_memory_stays_bounded_however_many_accounts() -> None:
         return sum(reader._cached for reader in readers._readers.values())  # type: ignore[attr-defined]
 
     assert cached(2_048) == cached(512) <= 64 * 1_250
+
+
+@pytest.mark.parametrize(
+    ("failure", "retryable"),
+    [
+        (TimeoutError("secrets backend timed out"), True),  # not known to be missing: a retry may read it
+        (AccountCredentialsError("of the connection", "there is no Airflow connection 'hs'", "create it"), False),
+    ],
+)
+def test_a_default_client_that_failed_to_build_fails_the_task_retryably_only_when_a_retry_may_cure_it(
+    failure: Exception, retryable: bool
+) -> None:
+    # Review: any failure became a final AccountCredentialsError, so a secrets backend that timed out failed the task
+    # without its retries.
+    from datetime import datetime, timedelta, timezone
+
+    from airflow_provider_hubspot_channels.client.accounts import MultiAccountClient
+    from airflow_provider_hubspot_channels.operators import batch
+    from airflow_provider_hubspot_channels.operators.errors import AirflowException, AirflowFailException
+    from airflow_provider_hubspot_channels.reconciliation import RunReport, StalenessPolicy, iter_plan
+    from airflow_provider_hubspot_channels.runner.reconcile import run_plan
+
+    def factory(shared: Any) -> Any:
+        raise failure
+
+    class Task:
+        hubspot_conn_id = "hs"
+        _killed = False
+        retry_policy = None
+
+    now = datetime(2026, 11, 24, 12, tzinfo=timezone.utc)
+    policy = StalenessPolicy(stale_after=timedelta(minutes=15), reference_time=now)
+    rows = [{"channel_id": 1001, "message_id": f"m{i}", "created_at": "2026-11-24T10:00:00Z"} for i in range(5)]
+    clients = MultiAccountClient(credentials=lambda portal: (_ for _ in ()).throw(AssertionError()), default=factory)
+    report = RunReport()
+    result = run_plan(iter_plan(rows, policy), clients, report=report, max_concurrency=2)
+    summary = report.summary(
+        reference_time=None,
+        stale_after=None,
+        dry_run=False,
+        verify_status=True,
+        duration_seconds=0.0,
+        stopped_reason=result.stopped_reason,
+    )
+    with pytest.raises((AirflowException, AirflowFailException)) as raised:
+        batch._raise_for(Task(), result, summary, verify_status=True, report_path=None)  # type: ignore[arg-type]
+    assert (type(raised.value) is AirflowException) is retryable
