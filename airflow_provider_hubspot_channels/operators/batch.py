@@ -348,9 +348,10 @@ def _raise_for(
     # Transient errors first: the task's retries may cure them; refused writes and invalid records then fail the last
     # try for good.
     if errors:
+        # Rows of accounts stopped as busy (429s through every retry) are not_attempted, named in the report.
+        rest = f"{not_attempted} were not attempted (see the report)" if not_attempted else "the rest was processed"
         raise AirflowException(
-            f"{prefix}{errors} messages ended in error (the rest was processed). {retry_note(verify_status)} "
-            f"{stopped} {final}".strip()
+            f"{prefix}{errors} messages ended in error ({rest}). {retry_note(verify_status)} {stopped} {final}".strip()
         )
     if stopped:
         daily = [e for e in result.stopped_accounts.values() if isinstance(e, HubSpotDailyLimitError)]

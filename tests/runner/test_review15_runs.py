@@ -372,3 +372,39 @@ def test_a_default_client_that_failed_to_build_fails_the_task_retryably_only_whe
     with pytest.raises((AirflowException, AirflowFailException)) as raised:
         batch._raise_for(Task(), result, summary, verify_status=True, report_path=None)  # type: ignore[arg-type]
     assert (type(raised.value) is AirflowException) is retryable
+
+
+def test_a_task_with_busy_accounts_does_not_say_the_rest_was_processed() -> None:
+    # Review: two accounts stopped as busy left 18 rows not attempted, and the task said "the rest was processed".
+    from airflow_provider_hubspot_channels.operators import batch
+    from airflow_provider_hubspot_channels.operators.errors import AirflowException
+    from airflow_provider_hubspot_channels.reconciliation import RunReport, iter_plan
+    from airflow_provider_hubspot_channels.runner.reconcile import run_plan
+    from tests.runner.test_account_troubles_properties import CREATED, POLICY, Router
+
+    class Task:
+        hubspot_conn_id = "hs"
+        _killed = False
+        retry_policy = None
+
+    troubles = {"1": "busy", "2": "busy"}
+    rows = [
+        {"portal_id": p, "channel_id": 1001, "message_id": f"{p}-{i}", "created_at": CREATED}
+        for i in range(12)
+        for p in troubles
+    ]
+    report = RunReport()
+    result = run_plan(iter_plan(rows, POLICY), Router(troubles), report=report, max_concurrency=1)
+    summary = report.summary(
+        reference_time=None,
+        stale_after=None,
+        dry_run=False,
+        verify_status=True,
+        duration_seconds=0.0,
+        stopped_reason=result.stopped_reason,
+    )
+    assert summary["counts"]["not_attempted"] > 0
+    with pytest.raises(AirflowException) as raised:
+        batch._raise_for(Task(), result, summary, verify_status=True, report_path=None)  # type: ignore[arg-type]
+    assert "the rest was processed" not in str(raised.value)
+    assert f"{summary['counts']['not_attempted']} were not attempted" in str(raised.value)
