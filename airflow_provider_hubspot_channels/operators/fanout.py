@@ -27,7 +27,7 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_provider_hubspot_channels.exceptions import InvalidInputError
-from airflow_provider_hubspot_channels.reconciliation.fanout import MAX_GROUPS, Placement, split_by_account
+from airflow_provider_hubspot_channels.reconciliation.fanout import MAX_GROUPS, split_by_account
 
 __all__ = ["account_lanes", "lane_pool", "split_batch_by_account"]
 
@@ -35,15 +35,8 @@ __all__ = ["account_lanes", "lane_pool", "split_batch_by_account"]
 LANE_POOL = "hubspot_channels_lane_{lane}"
 
 
-def split_batch_by_account(messages: Any, *, groups: int, placement: Placement = "balanced") -> list[dict[str, Any]]:
-    """``[{"messages": rows}, ...]`` for ``.expand_kwargs``: at most ``groups`` groups, each account in one group.
-
-    :param messages: the batch (list, lazy XCom sequence or JSON string of a list), rows with ``portal_id``.
-    :param groups: the most mapped tasks wanted (1..1024); fewer when the batch has fewer accounts.
-    :param placement: ``balanced`` (by request cost) or ``stable`` (an account's lane is fixed; all lanes
-        returned, some maybe empty).
-    """
-    return split_by_account(messages, groups=groups, placement=placement)
+#: ``[{"messages": rows}, ...]`` for ``.expand_kwargs``: the domain's split, under the name DAGs use.
+split_batch_by_account = split_by_account
 
 
 def account_lanes(messages: Any, *, lanes: int) -> dict[str, list[Any]]:

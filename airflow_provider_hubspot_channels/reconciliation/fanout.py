@@ -25,9 +25,7 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from airflow_provider_hubspot_channels.exceptions import InvalidInputError
-from airflow_provider_hubspot_channels.reconciliation.records import _rows as batch_rows
-from airflow_provider_hubspot_channels.reconciliation.records import parse_record, snake_case
-from airflow_provider_hubspot_channels.validation import validate_portal_id
+from airflow_provider_hubspot_channels.reconciliation.records import batch_rows, parse_record, portal_id_of
 
 #: Groups (mapped tasks or lanes) one split may make: Airflow's default ``max_map_length`` is 1024.
 MAX_GROUPS = 1024
@@ -92,21 +90,18 @@ def _account_and_cost(row: Any, index: int) -> tuple[str, int]:
     try:
         record = parse_record(row, index)
     except InvalidInputError:
-        return _raw_portal_id(row) or CONNECTION_ACCOUNT, 0
+        return _account_of_invalid(row), 0
     return record.portal_id or CONNECTION_ACCOUNT, 1
 
 
-def _raw_portal_id(row: Any) -> str | None:
-    """The account of an invalid row, when its ``portal_id`` (any spelling) is valid on its own."""
+def _account_of_invalid(row: Any) -> str:
+    """An invalid row goes with its account when its ``portal_id`` can be read as the records layer reads it."""
     if not isinstance(row, Mapping):
-        return None
-    for key, value in row.items():
-        if isinstance(key, str) and snake_case(key).replace("_", "") == "portalid" and value is not None:
-            try:
-                return validate_portal_id(value) or None
-            except InvalidInputError:
-                return None
-    return None
+        return CONNECTION_ACCOUNT
+    try:
+        return portal_id_of(row) or CONNECTION_ACCOUNT
+    except InvalidInputError:
+        return CONNECTION_ACCOUNT
 
 
 def _longest_first(costs: Mapping[str, int], count: int) -> list[list[str]]:

@@ -197,7 +197,7 @@ def parse_batch(raw: Any) -> tuple[list[MessageRecord], list[InvalidRecord]]:
     :param raw: a list (or other sequence) of message objects, or a JSON string of one, as XCom or templating
         may render it. Anything else raises :class:`InvalidInputError` for ``messages`` at once.
     """
-    rows = _rows(raw)
+    rows = batch_rows(raw)
     records: list[MessageRecord] = []
     invalid: list[InvalidRecord] = []
     for index, row in enumerate(rows):
@@ -217,7 +217,12 @@ def parse_batch(raw: Any) -> tuple[list[MessageRecord], list[InvalidRecord]]:
     return records, invalid
 
 
-def _rows(raw: Any) -> Sequence[Any]:
+def batch_rows(raw: Any) -> Sequence[Any]:
+    """The rows of a batch as the operators take it: a list, another sequence (a lazy XCom one), or a JSON string of a
+    list; anything else raises :class:`InvalidInputError` for ``messages``.
+
+    :param raw: the batch.
+    """
     fix = "pass a list of message objects, e.g. [{'channel_id': 1234, 'message_id': 'm1', 'created_at': ...}]"
     if isinstance(raw, str):
         try:
