@@ -87,6 +87,11 @@ class AccountCredentialsError(HubSpotChannelsError):
         """Missing or unusable credentials stay so until someone fixes them; a lookup that failed may not."""
         return self.retryable
 
+    def again(self) -> AccountCredentialsError:
+        """A new error like this one, to raise for a remembered failure (one object raised in many threads would
+        share, and grow, one traceback)."""
+        return AccountCredentialsError(self.portal_id, self.problem, self.fix, retryable=self.retryable)
+
 
 #: How errors name the task connection's account (records without a portal id).
 CONNECTION_LABEL = "of the connection"
@@ -170,8 +175,7 @@ class MultiAccountClient:
                         if self._stopped and isinstance(entry, HubSpotChannelsClient):
                             entry.stop()
         if isinstance(entry, AccountCredentialsError):
-            # A new exception each time: one object raised in many threads would share (and grow) one traceback.
-            raise AccountCredentialsError(entry.portal_id, entry.problem, entry.fix)
+            raise entry.again()
         return entry
 
     def _build(self, portal_id: str) -> HubSpotChannelsClient | AccountCredentialsError:
@@ -247,7 +251,7 @@ class MultiAccountClient:
                         if self._stopped:
                             built.stop()
             if failed is not None:
-                raise AccountCredentialsError(failed.portal_id, failed.problem, failed.fix, retryable=failed.retryable)
+                raise failed.again()
             assert self._default is not None
             return self._default
 

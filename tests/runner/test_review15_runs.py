@@ -408,3 +408,17 @@ def test_a_task_with_busy_accounts_does_not_say_the_rest_was_processed() -> None
         batch._raise_for(Task(), result, summary, verify_status=True, report_path=None)  # type: ignore[arg-type]
     assert "the rest was processed" not in str(raised.value)
     assert f"{summary['counts']['not_attempted']} were not attempted" in str(raised.value)
+
+
+def test_an_accounts_credentials_lookup_that_failed_stays_retryable_when_asked_again() -> None:
+    # Found reading the change: the remembered failure was raised again without its retryable flag, so a per-account
+    # lookup that timed out failed the task for good.
+    def lookup(portal: str) -> AccountCredentials:
+        raise TimeoutError("database timed out")
+
+    clients = MultiAccountClient(credentials=lookup)
+    for _ in range(2):
+        with pytest.raises(AccountCredentialsError) as raised:
+            clients.client_for("701")
+        assert raised.value.retry_may_succeed
+    clients.close()
