@@ -112,7 +112,7 @@ def validate_portal_id(value: Any, *, field: str = "portal_id") -> str:
     elif isinstance(value, float):
         number = _whole_float(value, field, fix=_PORTAL_FIX)
         # Above 2**53 a float no longer holds every integer: the id could name another customer's account.
-        if number > 2**53:
+        if number >= 2**53:  # 2**53 + 1 reads as 2**53: from there on a float names two accounts
             raise InvalidInputError(field, f"{value!r} is too large to be exact as a float", f"{_PORTAL_FIX}, as text")
     elif isinstance(value, str) and _ASCII_DIGITS.fullmatch(value.strip()):
         digits = value.strip().lstrip("0") or "0"

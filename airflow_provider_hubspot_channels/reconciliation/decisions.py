@@ -209,6 +209,7 @@ def _decide_in_order(
                     fix="check the record's fields; report this as a bug of the provider with the record's shape",
                     channel_id=str(record.channel_id),
                     message_id=record.message_id,
+                    portal_id=record.portal_id,
                 )
             )
         yield decision
@@ -285,6 +286,7 @@ def _invalid_decision(bad: InvalidRecord) -> Decision:
         outcome=Outcome.INVALID,
         reason=f"{bad.field}: {bad.problem}. Fix: {bad.fix}",
         target=None,
+        portal_id=bad.portal_id,
     )
 
 

@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from airflow_provider_hubspot_channels.exceptions import InvalidInputError
-from airflow_provider_hubspot_channels.reconciliation.records import batch_rows, parse_record, portal_id_of
+from airflow_provider_hubspot_channels.reconciliation.records import batch_rows, parse_batch
 
 #: Groups (mapped tasks or lanes) one split may make: Airflow's default ``max_map_length`` is 1024.
 MAX_GROUPS = 1024
@@ -87,21 +87,10 @@ def stable_lane(account: str, lanes: int) -> int:
 
 
 def _account_and_cost(row: Any, index: int) -> tuple[str, int]:
-    try:
-        record = parse_record(row, index)
-    except InvalidInputError:
-        return _account_of_invalid(row), 0
-    return record.portal_id or CONNECTION_ACCOUNT, 1
-
-
-def _account_of_invalid(row: Any) -> str:
-    """An invalid row goes with its account when its ``portal_id`` can be read as the records layer reads it."""
-    if not isinstance(row, Mapping):
-        return CONNECTION_ACCOUNT
-    try:
-        return portal_id_of(row) or CONNECTION_ACCOUNT
-    except InvalidInputError:
-        return CONNECTION_ACCOUNT
+    records, invalid = parse_batch([row])
+    if records:
+        return records[0].portal_id or CONNECTION_ACCOUNT, 1
+    return invalid[0].portal_id or CONNECTION_ACCOUNT, 0  # the account it names, when that can be read
 
 
 def _longest_first(costs: Mapping[str, int], count: int) -> list[list[str]]:
@@ -109,7 +98,8 @@ def _longest_first(costs: Mapping[str, int], count: int) -> list[list[str]]:
     lanes: list[list[str]] = [[] for _ in range(count)]
     loads = [0] * count
     for key in sorted(costs, key=lambda k: (-costs[k], k)):
-        lightest = min(range(count), key=lambda g: (loads[g], g))
+        # Ties by accounts held: accounts that cost nothing (only invalid rows) still spread, no group stays empty.
+        lightest = min(range(count), key=lambda g: (loads[g], len(lanes[g]), g))
         lanes[lightest].append(key)
         loads[lightest] += costs[key]
     return lanes

@@ -102,6 +102,7 @@ class InvalidRecord:
     :param fix: what to send instead.
     :param channel_id: the channel id as given (text), if any.
     :param message_id: the message id as given (text), if any.
+    :param portal_id: the account the row names, when that much of it can be read.
     """
 
     index: int
@@ -110,6 +111,7 @@ class InvalidRecord:
     fix: str
     channel_id: str | None
     message_id: str | None
+    portal_id: str | None = None
 
 
 #: Explanation fields validated as text because they end up in the message agents read.
@@ -212,6 +214,7 @@ def parse_batch(raw: Any) -> tuple[list[MessageRecord], list[InvalidRecord]]:
                     fix=error.fix,
                     channel_id=_raw_id(row, "channel_id"),
                     message_id=_raw_id(row, "message_id"),
+                    portal_id=_readable_portal_id(row),
                 )
             )
     return records, invalid
@@ -455,6 +458,16 @@ def _name_cached(key: str) -> str:
     name = snake_case(key)
     # 'DELIVERYSTATUS' and 'Messageid' carry no word boundary to find; without underscores they still match.
     return _KNOWN_BY_LETTERS.get(name.replace("_", ""), name)
+
+
+def _readable_portal_id(row: Any) -> str | None:
+    """The account an invalid row names, for its report row and the fan-out (None when that too cannot be read)."""
+    if not isinstance(row, Mapping):
+        return None
+    try:
+        return portal_id_of(row)
+    except InvalidInputError:
+        return None
 
 
 def _raw_id(row: Any, snake: str) -> str | None:

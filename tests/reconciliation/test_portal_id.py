@@ -123,3 +123,28 @@ def test_without_per_account_credentials_no_row_naming_an_account_is_written(row
             assert new.action is Action.SKIP and new.outcome is not None and new.outcome.value == "invalid"
         else:
             assert new == old
+
+
+def test_a_float_from_2_to_the_53_on_is_refused_as_ambiguous() -> None:
+    # Review: 2.0**53 was accepted, and 2**53 + 1 as a float reads the same: it could name another account.
+    with pytest.raises(InvalidInputError, match="exact"):
+        validate_portal_id(2.0**53)
+    assert validate_portal_id(2.0**53 - 1) == str(2**53 - 1)
+
+
+def test_balanced_groups_are_never_empty_when_accounts_cost_nothing() -> None:
+    # Review: three accounts of invalid rows (cost 0) all went to group 0 of three.
+    from airflow_provider_hubspot_channels.reconciliation.fanout import split_by_account
+
+    rows = [{"portal_id": p, "channel_id": 1001, "message_id": "m", "delivery_status": "bogus"} for p in (1, 2, 3)]
+    assert [len(group["messages"]) for group in split_by_account(rows, groups=3)] == [1, 1, 1]
+
+
+def test_an_invalid_row_keeps_the_account_it_names_in_its_report_row() -> None:
+    # Review: an invalid row's report row had no portal_id, while the fan-out placed it with its account.
+    policy = StalenessPolicy(
+        stale_after=timedelta(minutes=15), reference_time=datetime(2026, 11, 2, tzinfo=timezone.utc)
+    )
+    (decision,) = plan([{**ROW, "portal_id": "5", "delivery_status": "bogus"}], policy, mode=Mode.TWO_WAY)
+    assert decision.outcome is not None and decision.outcome.value == "invalid"
+    assert json.loads(decision_outcome(decision).to_json())["portal_id"] == "5"
