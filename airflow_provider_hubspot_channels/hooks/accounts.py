@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import string
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol, TypeVar
 
 from airflow_provider_hubspot_channels.client import InvalidInputError
@@ -247,7 +247,7 @@ class RefreshTokensFromSql:
         """
         config, client_id, client_secret = self._app_settings()
         row = self._hook().get_first(self.sql, parameters={PORTAL_FIELD: portal_id})
-        token = row[0] if row else None
+        token = _first_column(row)
         mask_secret_forms(token)
         if not isinstance(token, str) or not token.strip():
             problem = (
@@ -321,6 +321,25 @@ def _get_connection(conn_id: str, *, field: str, kind: str) -> Any:
         raise InvalidInputError(
             field, f"there is no Airflow connection {conn_id!r}", f"create it: the {kind} connection"
         ) from None
+
+
+def _first_column(row: Any) -> object:
+    """The first column of a row as DB-API drivers give it: a tuple, or a mapping (dict cursors); a BYTEA/BLOB token
+    as ASCII text. A row of another shape is no token (the caller says so), never an error a retry would repeat."""
+    if not row:
+        return None
+    if isinstance(row, Mapping):
+        value = next(iter(row.values()))
+    elif isinstance(row, (tuple, list)):
+        value = row[0]
+    else:
+        return row
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        try:
+            return bytes(value).decode("ascii")
+        except UnicodeDecodeError:
+            return value
+    return value
 
 
 def _text(value: object) -> object:
