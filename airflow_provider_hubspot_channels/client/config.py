@@ -50,10 +50,11 @@ def validate_base_url(value: Any, *, field: str = "host") -> str:
         raise InvalidInputError(field, "it is empty", f"leave it empty for {DEFAULT_BASE_URL} or give a full URL")
     url = value.strip().rstrip("/")
     parts = urlsplit(url)
+    # Before any error that quotes the value: a password in it must never reach a log.
+    if "@" in url:
+        raise InvalidInputError(field, "it contains credentials", "put the token in the password field instead")
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidInputError(field, f"{value!r} is not an http(s) URL", f"use a URL such as {DEFAULT_BASE_URL}")
-    if parts.username or parts.password:
-        raise InvalidInputError(field, "it contains credentials", "put the token in the password field instead")
     if parts.query or parts.fragment:
         raise InvalidInputError(field, "it has a query or fragment", "give only scheme, host and port")
     if parts.scheme == "http" and not is_loopback(parts.hostname):

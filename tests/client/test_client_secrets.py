@@ -219,8 +219,10 @@ def test_no_configured_token_ever_leaks_through_a_server_that_echoes_it(caplog):
 
         printable = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), min_size=8, max_size=40)
         # A "token" that is part of the server's own URL (e.g. "127.0.0.") is found in every message naming it.
+        # So is one that is a word of the client's repr (e.g. "base_url"): that is not a leak.
+        shown = repr(HubSpotChannelsClient(config=config, access_token="placeholder-token"))
         tokens = st.one_of(printable, st.text(min_size=8, max_size=40)).filter(
-            lambda t: "*" not in t and t.strip() not in server.base_url
+            lambda t: "*" not in t and t.strip() not in server.base_url and t.strip() not in shown
         )
 
         @settings(max_examples=100, deadline=None)
