@@ -52,6 +52,8 @@ def secret_forms(secret: str) -> set[str]:
             continue
     forms = {secret, json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1]}
     forms |= {quote(secret), quote(secret, safe=""), quote_plus(secret)}
+    # The escaped forms themselves too: with a backslash beside a quote, un-escaping the quotes below changes them.
+    forms |= escaped
     for form in escaped:
         # repr escapes the quote that delimits it, and which one that is depends on the text around the secret.
         plain = form.replace("\\'", "'").replace('\\"', '"')

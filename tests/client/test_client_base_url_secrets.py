@@ -16,3 +16,15 @@ def test_credentials_in_the_base_url_are_never_quoted(url: str) -> None:
     with pytest.raises(InvalidInputError) as raised:
         validate_base_url(url)
     assert "s3cret" not in str(raised.value)
+
+
+def test_a_secret_with_a_backslash_beside_both_quotes_is_redacted_in_its_repr() -> None:
+    # The token-echo property found it: repr of "00000\\\"'" was not among the secret's forms.
+    from airflow_provider_hubspot_channels.client.secrets import Redactor
+
+    token = "00000\\\"'"
+    redactor = Redactor()
+    redactor.add(token)
+    header = "Bearer " + token
+    assert token not in redactor.redact(f"{header!r} {header}")
+    assert repr(token)[1:-1] not in redactor.redact(f"{header!r}")
