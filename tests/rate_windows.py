@@ -81,7 +81,7 @@ def busiest_windows(entries: Iterable[Any], *, window: float = 10.0) -> dict[str
         best, best_start, first = 0, times[0], 0
         # The busiest window can always be slid right until it starts at a request: only those starts are tried.
         for last, t in enumerate(times):
-            while times[first] <= t - window:
+            while times[first] + window <= t:  # the half-open window [start, start + window), as added
                 first += 1
             if last - first + 1 > best:
                 best, best_start = last - first + 1, times[first]

@@ -160,3 +160,10 @@ def test_misdirected_is_every_request_whose_token_account_is_not_the_messages_ow
     assert [message_named(e) for e in log] == [mid for mid, _ in requests]
     expected = [(mid, hub) for mid, hub in requests if owners.get(mid) != hub or hub is None]
     assert [(w.message_id, w.account) for w in misdirected(log, owners)] == expected
+
+
+def test_a_request_exactly_one_window_later_is_in_the_next_window() -> None:
+    # The property found it in a fresh-clone run: 1.2 - 1.0 is 0.19999999999999996, so 0.2 and 1.2 were counted in
+    # one 1 s window although [0.2, 1.2) does not hold 1.2.
+    log = [Entry("PATCH", API, 200, t, "1") for t in (0.2, 1.2)]
+    assert busiest_windows(log, window=1.0)["1"].requests == 1
