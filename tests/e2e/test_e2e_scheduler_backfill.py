@@ -99,19 +99,28 @@ def test_backfill_reconciles_each_interval_exactly_once(tmp_path: Path) -> None:
         }
         with airflow_services(tmp_path / "airflow", extra_env=extra_env) as af:
             af.migrate()
+            # The backfill is created before the scheduler and the DAG processor start: SQLite refuses a write at
+            # once when another process writes, and `backfill create` commits run by run, so a refusal midway left
+            # two of three runs (seen on 3.1.8 with the scheduler starting the latest interval at the same moment).
+            af.airflow("dags", "reserialize")
             af.start_api_server()
-            af.start("dag-processor", "dag-processor")
-            af.start("scheduler", "scheduler", "--skip-serve-logs")
 
             def dag_parsed() -> bool:
                 af.check_alive()
                 return af.api(f"dags/{DAG_ID}") is not None
 
-            wait_for("the DAG processor to parse the DAG", dag_parsed, timeout=120, interval=1)
+            wait_for("the API server to show the serialized DAG", dag_parsed, timeout=120, interval=1)
             af.airflow("dags", "unpause", DAG_ID)
-            af.airflow(
+            created = af.airflow(
                 "backfill", "create", "--dag-id", DAG_ID, "--from-date", _iso(from_date), "--to-date", _iso(to_date)
             )
+            queued = [r for r in af.api(f"dags/{DAG_ID}/dagRuns?limit=100")["dag_runs"] if r["run_type"] == "backfill"]
+            assert len(queued) == INTERVALS, (
+                f"backfill create made {len(queued)} runs, not {INTERVALS}:\n{created.stdout[-3000:]}\n"
+                f"{created.stderr[-3000:]}"
+            )
+            af.start("dag-processor", "dag-processor")
+            af.start("scheduler", "scheduler", "--skip-serve-logs")
 
             def all_runs_done() -> list[dict[str, Any]] | None:
                 # Unpausing also makes the scheduler run the latest interval (catchup=False): wait for it too.
