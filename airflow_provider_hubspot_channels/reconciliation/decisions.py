@@ -1,7 +1,8 @@
 """Per-message decisions: what HubSpot is to show for each message, and why the others need nothing.
 
-:func:`plan` is pure: a batch and a policy in, one :class:`Decision` per input row out, in input order, so
-the outcome counts of a run always add up to the batch size. The target of a record (two-way mode):
+:func:`plan` is pure: a batch and a policy in, one :class:`Decision` per input row out, so the outcome counts
+of a run always add up to the batch size; in input order for one account, round-robin across accounts for several
+(:mod:`.ordering`), each decision naming its input row. The target of a record (two-way mode):
 ``read`` -> READ, ``delivered`` -> SENT, ``failed`` -> FAILED with the carrier's explanation, ``pending`` and
 stale -> FAILED with the SLA explanation, ``pending`` and fresh -> nothing. Stale-only mode leaves settled
 records alone. A record whose ``reported_status`` equals its target costs no request (``already_reported``).
@@ -37,12 +38,14 @@ from airflow_provider_hubspot_channels.reconciliation.explanation import (
     render_error_message,
     validate_template,
 )
+from airflow_provider_hubspot_channels.reconciliation.ordering import plan_order
 from airflow_provider_hubspot_channels.reconciliation.outcomes import Outcome
 from airflow_provider_hubspot_channels.reconciliation.policy import StalenessPolicy
 from airflow_provider_hubspot_channels.reconciliation.records import (
     DeliveryStatus,
     InvalidRecord,
     MessageRecord,
+    batch_rows,
     parse_batch,
 )
 from airflow_provider_hubspot_channels.reconciliation.transitions import Cause, Target
@@ -130,7 +133,8 @@ def iter_plan(
     mode: Mode = Mode.STALE_ONLY,
     carrier_template: str = DEFAULT_CARRIER_ERROR_MESSAGE_TEMPLATE,
 ) -> Iterator[Decision]:
-    """Like :func:`plan`, but yields the decisions one by one, in input order.
+    """Like :func:`plan`, but yields the decisions one by one, in :func:`~.ordering.plan_order` (input order for a
+    batch of one account; round-robin across accounts, each account's rows in input order, for several).
 
     The batch and templates are checked at once (so a bad batch raises before any request is sent); each decision,
     with its rendered error message, is made only when it is taken, so a 100,000-row batch never holds 100,000
@@ -144,7 +148,8 @@ def iter_plan(
     """
     validate_template(template)
     validate_template(carrier_template, field="carrier_error_message_template")
-    records, invalid = parse_batch(raw_batch)
+    rows = batch_rows(raw_batch)
+    records, invalid = parse_batch(rows)
     # First pass: only the duplicate index. Merging needs every row before the first one can be decided.
     merged: dict[MessageKey, MessageRecord] = {}
     settled_by: dict[MessageKey, int] = {}
@@ -164,7 +169,7 @@ def iter_plan(
     per_thread = Counter(record.thread_id for record in merged.values() if record.thread_id is not None)
     shared = frozenset(thread for thread, count in per_thread.items() if count > 1)
     rules = _Rules(policy, template, carrier_template, mode, shared)
-    return _decide_in_order(records, invalid, merged, settled_by, duplicate_of, rules)
+    return _decide_in_order(plan_order(rows), records, invalid, merged, settled_by, duplicate_of, rules)
 
 
 @dataclass(frozen=True)
@@ -177,6 +182,7 @@ class _Rules:
 
 
 def _decide_in_order(
+    order: list[int],
     records: list[MessageRecord],
     invalid: list[InvalidRecord],
     merged: dict[MessageKey, MessageRecord],
@@ -184,14 +190,13 @@ def _decide_in_order(
     duplicate_of: dict[int, int],
     rules: _Rules,
 ) -> Iterator[Decision]:
-    invalid_at = {bad.index: bad for bad in invalid}
-    valid = iter(records)  # parse_batch keeps input order
-    for index in range(len(records) + len(invalid)):
-        bad = invalid_at.get(index)
-        if bad is not None:
-            yield _invalid_decision(bad)
+    row_at: dict[int, MessageRecord | InvalidRecord] = {row.index: row for row in records}
+    row_at.update((bad.index, bad) for bad in invalid)
+    for index in order:
+        record = row_at[index]
+        if isinstance(record, InvalidRecord):
+            yield _invalid_decision(record)
             continue
-        record = next(valid)
         if record.index in duplicate_of:
             yield _skip(record, Outcome.SKIPPED_DUPLICATE, f"duplicate of messages[{duplicate_of[record.index]}]")
             continue
@@ -320,7 +325,7 @@ def refuse_named_accounts(decisions: Iterable[Decision]) -> Iterator[Decision]:
     """The plan of a task without per-account credentials: a row that names an account and needs a request becomes
     ``invalid`` instead, since the only token at hand is the connection's, and it may belong to another customer.
 
-    :param decisions: the plan, in input order.
+    :param decisions: the plan.
     """
     for decision in decisions:
         if decision.portal_id is None or decision.action is not Action.WRITE:

@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from airflow_provider_hubspot_channels.exceptions import InvalidInputError
+from airflow_provider_hubspot_channels.reconciliation.ordering import round_robin
 from airflow_provider_hubspot_channels.reconciliation.records import batch_rows, parse_batch
 
 #: Groups (mapped tasks or lanes) one split may make: Airflow's default ``max_map_length`` is 1024.
@@ -60,7 +61,7 @@ def split_by_account(messages: Any, *, groups: int, placement: Placement = "bala
             lanes[stable_lane(key, count)].append(key)
     else:
         lanes = _longest_first(costs, min(count, len(accounts)))
-    return [{"messages": _round_robin([accounts[key] for key in lane])} for lane in lanes]
+    return [{"messages": round_robin(accounts[key] for key in lane)} for lane in lanes]
 
 
 def validate_groups(groups: Any, *, field: str = "groups") -> int:
@@ -103,21 +104,3 @@ def _longest_first(costs: Mapping[str, int], count: int) -> list[list[str]]:
         lanes[lightest].append(key)
         loads[lightest] += costs[key]
     return lanes
-
-
-def _round_robin(accounts: list[list[Any]]) -> list[Any]:
-    """One row of each account in turn, each account's rows in their order; linear in the rows."""
-    rows: list[Any] = []
-    active = [iter(a) for a in accounts if a]
-    while active:
-        still = []
-        for rows_of_account in active:
-            row = next(rows_of_account, _END)
-            if row is not _END:
-                rows.append(row)
-                still.append(rows_of_account)
-        active = still
-    return rows
-
-
-_END = object()

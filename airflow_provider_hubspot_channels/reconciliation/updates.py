@@ -23,6 +23,7 @@ from typing import Any
 
 from airflow_provider_hubspot_channels.exceptions import InvalidInputError
 from airflow_provider_hubspot_channels.reconciliation.decisions import Action, Decision
+from airflow_provider_hubspot_channels.reconciliation.ordering import plan_order
 from airflow_provider_hubspot_channels.reconciliation.outcomes import Outcome
 from airflow_provider_hubspot_channels.reconciliation.transitions import Cause, Target
 from airflow_provider_hubspot_channels.validation import build_status_update, shown, validate_portal_id
@@ -40,7 +41,8 @@ _FIX = "pass a list of objects with channel_id, message_id, status_type and opti
 
 
 def iter_updates(raw: Any, *, overwrite_read: bool = False) -> Iterator[Decision]:
-    """One decision per row of an explicit update batch, in input order; raises only for a batch that is no list.
+    """One decision per row of an explicit update batch, in :func:`~.ordering.plan_order` (input order for one
+    account, round-robin across accounts); raises only for a batch that is no list.
 
     :param raw: a list (or JSON string of one) of update objects; keys in snake_case or HubSpot's camelCase.
     :param overwrite_read: the task's default for rows without their own ``overwrite_read``.
@@ -56,7 +58,7 @@ def _decisions(rows: Sequence[Any], overwrite_read: bool) -> Iterator[Decision]:
         parsed.append(decision)
         if decision.action is Action.WRITE:
             last_row[(decision.portal_id, str(decision.channel_id), str(decision.message_id))] = index
-    for decision in parsed:
+    for decision in (parsed[index] for index in plan_order(rows)):
         key = (decision.portal_id, str(decision.channel_id), str(decision.message_id))
         later = last_row.get(key)
         if decision.action is Action.WRITE and later is not None and later != decision.index:

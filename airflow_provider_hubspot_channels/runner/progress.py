@@ -1,9 +1,10 @@
 """Durable progress of a batch, so a retry of the task skips what an earlier try already settled.
 
 A saved progress is compact whatever the batch: a fingerprint of the batch and of the settings that change what
-is done, a *watermark* (every input row below it was handled), the few handled rows above it (the plan is taken in
-input order and at most ``max_concurrency`` rows are in flight, so this set stays that small), the rows a retry must
-do again (``error``, ``refused``), and the counts of the rows it covers.
+is done, a *watermark* (every row before it in the plan's order was handled), the few handled rows past it (the plan
+is taken in its order, :func:`~airflow_provider_hubspot_channels.reconciliation.ordering.plan_order`, and at most a
+window of rows is in flight, so this set stays that small), the rows a retry must do again (``error``,
+``refused``), and the counts of the rows it covers.
 
 Decisions:
 
@@ -11,6 +12,9 @@ Decisions:
   report of the earlier try holds every row a saved progress covers. Rows written after the last save, rows in
   flight at a kill and ``not_attempted`` rows are simply done again (with ``verify_status`` they come out
   ``already_correct``).
+* Positions are counted in the plan's order, not the input's: a batch of many accounts is taken round-robin across
+  them, which in input order would leave handled rows scattered over the whole batch. The order is a pure function
+  of the batch, so a retry of the same batch (same fingerprint) takes it in the same order.
 * In a multi-account batch, an account stopped midway (credentials refused) leaves its ``not_attempted`` rows
   between the other accounts' rows: they are tracked as rows to redo, so the watermark passes them. A kill of such
   a batch tracks every remaining row the same way: past :data:`MAX_TRACKED` the progress is not saved and the
@@ -33,16 +37,18 @@ import hashlib
 import json
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any, Protocol
 
 from airflow_provider_hubspot_channels.reconciliation import Decision, MessageOutcome, Outcome, RunReport
+from airflow_provider_hubspot_channels.reconciliation.ordering import plan_order
+from airflow_provider_hubspot_channels.reconciliation.records import batch_rows
 
 #: The key in the task instance's ``task_state_store``. Renaming it breaks resuming tries already saved.
 PROGRESS_KEY = "hubspot_channels_progress"
 #: The layout of the saved value; a value of another layout is ignored.
-PROGRESS_FORMAT = 2
+PROGRESS_FORMAT = 3  # 3: positions in the plan's order (2 counted input positions)
 SAVE_EVERY_ROWS = 200
 SAVE_EVERY_SECONDS = 5.0
 #: At most this many row indices (above the watermark, and to redo) in a saved value: a few kilobytes of JSON.
@@ -147,8 +153,8 @@ def row_digest(index: int, channel_id: str | None, message_id: str | None, outco
 class Progress:
     """Which rows of a batch are handled for good, compactly.
 
-    A row is *covered* (a retry skips it, and its report row is kept) when it is below the watermark or in
-    ``above``, and not in ``redo``.
+    A row is *covered* (a retry skips it, and its report row is kept) when its position in the plan's order is below
+    the watermark or in ``above``, and not in ``redo``.
 
     :param fingerprint: of the batch and settings, see :func:`fingerprint`.
     :param watermark: every row below it was handled.
@@ -156,6 +162,7 @@ class Progress:
     :param redo: handled rows a retry does again (their outcome was in :data:`REDO_OUTCOMES`).
     :param counts: outcome value -> covered rows.
     :param rows_digest: the sum (mod 2**64) of :func:`row_digest` over the covered rows.
+    :param positions: input row -> position in the plan's order (None: the same); not saved, it follows from the batch.
     """
 
     fingerprint: str
@@ -164,13 +171,21 @@ class Progress:
     redo: set[int] = field(default_factory=set)
     counts: dict[str, int] = field(default_factory=dict)
     rows_digest: int = 0
+    positions: Sequence[int] | None = field(default=None, repr=False, compare=False)
 
     def covers(self, index: int) -> bool:
         """Whether a retry skips this row.
 
         :param index: the row's position in the batch.
         """
-        return (index < self.watermark or index in self.above) and index not in self.redo
+        position = self._position(index)
+        return (position < self.watermark or position in self.above) and position not in self.redo
+
+    def _position(self, index: int) -> int:
+        if self.positions is None:
+            return index
+        # A row number beyond the batch (a report row of another batch) is never covered.
+        return self.positions[index] if 0 <= index < len(self.positions) else _MAX_INDEX + 1
 
     @property
     def covered(self) -> int:
@@ -191,15 +206,15 @@ class Progress:
         """
         if outcome.outcome is Outcome.NOT_ATTEMPTED and outcome.portal_id is None:
             return
-        index = outcome.index
+        position = self._position(outcome.index)
         if outcome.outcome in REDO_OUTCOMES or outcome.outcome is Outcome.NOT_ATTEMPTED:
-            self.redo.add(index)
+            self.redo.add(position)
         else:
-            self.redo.discard(index)
+            self.redo.discard(position)
             self.counts[outcome.outcome.value] = self.counts.get(outcome.outcome.value, 0) + 1
             self.rows_digest = (self.rows_digest + _digest_of(outcome)) % _DIGEST_MOD
-        if index >= self.watermark:
-            self.above.add(index)
+        if position >= self.watermark:
+            self.above.add(position)
             while self.watermark in self.above:
                 self.above.discard(self.watermark)
                 self.watermark += 1
@@ -217,10 +232,11 @@ class Progress:
         }
 
     @classmethod
-    def from_json(cls, value: Any) -> Progress | None:
+    def from_json(cls, value: Any, *, positions: Sequence[int] | None = None) -> Progress | None:
         """A stored value read back, or None if it is not one of ours in this layout.
 
         :param value: what the store returned.
+        :param positions: the batch's input row -> position in the plan's order, see :func:`plan_positions`.
         """
         try:
             if value["format"] != PROGRESS_FORMAT:
@@ -233,6 +249,7 @@ class Progress:
                 redo={_bounded(index) for index in value["redo"]},
                 counts=counts,
                 rows_digest=int(str(value["rows_digest"]), 16) % _DIGEST_MOD,
+                positions=positions,
             )
         except Exception:  # anything else in the store (another shape, Infinity, ...) is not ours: start over
             return None
@@ -410,12 +427,13 @@ def start(
         return BatchProgress(None, Progress(""), log=log, report=RunReport())
     try:
         current = fingerprint(spec.batch, spec.settings)
+        positions = plan_positions(spec.batch)
     except Exception as exc:  # resumability is never a reason to fail a batch that runs without it
         log.warning(
             "Resume after a retry is off for this batch: it could not be fingerprinted (%s).", type(exc).__name__
         )
         return BatchProgress(None, Progress(""), log=log, report=RunReport())
-    fresh = BatchProgress(spec.store, Progress(current), log=log, report=RunReport())
+    fresh = BatchProgress(spec.store, Progress(current, positions=positions), log=log, report=RunReport())
     try:
         saved_value = spec.store.get(PROGRESS_KEY)
     except Exception as exc:
@@ -423,7 +441,7 @@ def start(
         return fresh
     if saved_value is None:
         return fresh
-    saved = Progress.from_json(saved_value)
+    saved = Progress.from_json(saved_value, positions=positions)
     if saved is None:
         log.warning("Saved progress ignored: it is not in this provider version's format; starting over.")
         return fresh
@@ -465,6 +483,20 @@ def start(
     resumed = BatchProgress(spec.store, saved, log=log, report=report, resumed=saved.covered)
     resumed.kept = kept
     return resumed
+
+
+def plan_positions(batch: Any) -> list[int] | None:
+    """Each input row's position in the order the plan takes the batch (None when that is the input order).
+
+    :param batch: the batch as rendered (a list, another sequence, or a JSON string of one).
+    """
+    order = plan_order(batch_rows(batch))
+    if all(position == index for position, index in enumerate(order)):
+        return None
+    positions = [0] * len(order)
+    for position, index in enumerate(order):
+        positions[index] = position
+    return positions
 
 
 def _bounded(value: Any) -> int:

@@ -186,12 +186,27 @@ def test_one_busy_account_does_not_hold_the_threads_the_others_could_use(account
     assert min(rate("402"), rate("403")) > 2 * rate("401")
 
 
+def test_a_batch_sorted_by_account_is_served_round_robin_not_one_account_after_another(accounts: Any) -> None:
+    """A batch as ``ORDER BY portal_id`` returns it: the workers' look-ahead (16 rows here) would otherwise hold one
+    account only, and the task would run at one account's limit."""
+    sims = accounts([str(p) for p in range(601, 609)], latency=0.01)
+    batch = records(sims, 20, interleave=False)
+    result, _, report = run(batch, Router(sims, {p: f"token-{p}" for p in sims}), max_concurrency=4)
+    assert result.stopped_reason is None and report.counts[Outcome.MARKED_FAILED.value] == 160
+    requests = sorted((entry.time, portal) for portal, sim in sims.items() for entry in sim.request_log)
+    # Every account's first message goes alone, then its rows come in turn with the others'.
+    assert {portal for _, portal in requests[:16]} == set(sims)
+    first_half = [portal for _, portal in requests[:80]]
+    assert min(first_half.count(portal) for portal in sims) >= 5, first_half
+
+
+@pytest.mark.parametrize("interleave", [True, False], ids=["interleaved", "sorted-by-account"])
 def test_a_killed_multi_account_batch_resumes_without_redoing_what_it_settled(
-    accounts: Any, monkeypatch: pytest.MonkeyPatch
+    accounts: Any, monkeypatch: pytest.MonkeyPatch, interleave: bool
 ) -> None:
     monkeypatch.setattr(progress, "SAVE_EVERY_ROWS", 4)
     sims = accounts(["501", "502", "503"], latency=0.03)
-    batch = records(sims, 16)
+    batch = records(sims, 16, interleave=interleave)
     store = DictStore()
     spec = ResumeSpec(store, batch, {"mode": "stale_only"})
 
@@ -233,9 +248,10 @@ def test_a_killed_multi_account_batch_resumes_without_redoing_what_it_settled(
 
     first, _ = attempt(kill_after=20)
     assert first.stopped_reason is not None
-    saved = Progress.from_json(store.data[PROGRESS_KEY])
+    saved = Progress.from_json(store.data[PROGRESS_KEY], positions=progress.plan_positions(batch))
     assert saved is not None and 0 < saved.covered < 48
-    # The window keeps completion near input order: few rows above the watermark.
+    # The window keeps completion near the plan's order (round-robin by account, whatever the input's): few rows
+    # above the watermark.
     assert len(saved.above) <= 4 * 4 + 4
     before = {p: len(s.request_log) for p, s in sims.items()}
     second, batch_progress = attempt(kill_after=None)

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from airflow_provider_hubspot_channels.reconciliation import Action, Decision, MessageOutcome, Outcome
+from airflow_provider_hubspot_channels.reconciliation.ordering import plan_order
 from airflow_provider_hubspot_channels.runner.progress import (
     MAX_TRACKED,
     PROGRESS_KEY,
@@ -18,6 +19,7 @@ from airflow_provider_hubspot_channels.runner.progress import (
     Progress,
     ResumeSpec,
     fingerprint,
+    plan_positions,
     start,
 )
 
@@ -165,16 +167,22 @@ OUTCOMES = [Outcome.MARKED_FAILED, Outcome.ALREADY_CORRECT, Outcome.SKIPPED_NOT_
     save_every=st.integers(1, 10),
     seed=st.integers(0, 2**32 - 1),
     with_report=st.booleans(),
+    accounts=st.integers(1, 5),
+    sorted_by_account=st.booleans(),
 )
 def test_resume_skips_exactly_the_covered_rows_and_both_tries_report_every_row_once(
-    count, concurrency, kill_at, save_every, seed, with_report
+    count, concurrency, kill_at, save_every, seed, with_report, accounts, sorted_by_account
 ):
-    """Rows are taken in input order, at most ``concurrency`` in flight, and complete in any order; the worker dies
-    after some rows (no final save). The retry skips exactly what the saved progress covers, and the earlier
-    report's kept rows plus the retry's rows list every row exactly once, with the counts to match."""
+    """Rows are taken in the plan's order (round-robin across accounts: a batch sorted by account is not taken in
+    input order), at most ``concurrency`` in flight, and complete in any order; the worker dies after some rows (no
+    final save). The retry skips exactly what the saved progress covers, and the earlier report's kept rows plus the retry's rows list every row exactly once,
+    with the counts to match."""
     rng = random.Random(seed)
     store = DictStore()
-    spec = ResumeSpec(store, BATCH * count, SETTINGS)
+    portals = [str(100 + (i * accounts // count if sorted_by_account else i % accounts)) for i in range(count)]
+    batch = [{**BATCH[i % len(BATCH)], "portal_id": portals[i]} for i in range(count)]
+    order = plan_order(batch)
+    spec = ResumeSpec(store, batch, SETTINGS)
     first = start(spec, log=Log(), dry_run=False)
     first.save_every_rows, first.save_every_seconds = save_every, 3600
     report: list[str] = []
@@ -183,7 +191,7 @@ def test_resume_skips_exactly_the_covered_rows_and_both_tries_report_every_row_o
         report.append(outcome.to_json() + "\n")
 
     sink = first.sink(write)
-    plan, in_flight, done = iter(first.remaining(decision(i) for i in range(count))), [], 0
+    plan, in_flight, done = iter(first.remaining(decision(i) for i in order)), [], 0
     killed_after = int(kill_at * count)
     while done < killed_after:
         while len(in_flight) < concurrency and (taken := next(plan, None)) is not None:
@@ -193,11 +201,13 @@ def test_resume_skips_exactly_the_covered_rows_and_both_tries_report_every_row_o
         done += 1
         if PROGRESS_KEY in store.data:
             assert len(store.data[PROGRESS_KEY]["above"]) + len(store.data[PROGRESS_KEY]["redo"]) <= MAX_TRACKED
-    saved = Progress.from_json(store.data[PROGRESS_KEY]) if PROGRESS_KEY in store.data else Progress("")
+    positions = plan_positions(batch)
+    saved = Progress.from_json(store.data[PROGRESS_KEY], positions=positions) if PROGRESS_KEY in store.data else None
+    saved = saved or Progress("")
 
     second = start(spec, log=Log(), dry_run=False, report_lines=(lambda: report) if with_report else None)
     kept = list(second.kept_lines())
-    redone = [d.index for d in second.remaining(decision(i) for i in range(count))]
+    redone = [d.index for d in second.remaining(decision(i) for i in order)]
     assert set(redone) == {i for i in range(count) if not saved.covers(i)}
     assert second.resumed == saved.covered
     final = second.sink(lambda _row: None)
