@@ -175,8 +175,8 @@ def test_resume_skips_exactly_the_covered_rows_and_both_tries_report_every_row_o
 ):
     """Rows are taken in the plan's order (round-robin across accounts: a batch sorted by account is not taken in
     input order), at most ``concurrency`` in flight, and complete in any order; the worker dies after some rows (no
-    final save). The retry skips exactly what the saved progress covers, and the earlier report's kept rows plus the retry's rows list every row exactly once,
-    with the counts to match."""
+    final save). The retry skips exactly what the saved progress covers, and the earlier report's kept rows plus the
+    retry's rows list every row exactly once, with the counts to match."""
     rng = random.Random(seed)
     store = DictStore()
     portals = [str(100 + (i * accounts // count if sorted_by_account else i % accounts)) for i in range(count)]
