@@ -47,7 +47,7 @@ class ChannelIds:
         """Pass the plan through, noting each row's channel: a resumed batch's event then also names the channels of
         rows an earlier try settled (this try skips them, so no outcome of theirs comes by).
 
-        :param decisions: the whole plan, in input order.
+        :param decisions: the whole plan, in its order.
         """
         for decision in decisions:
             self.add_id(decision.channel_id)

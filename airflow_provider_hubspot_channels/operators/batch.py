@@ -183,7 +183,7 @@ def run_batch(
     """Act on the decisions through the task's hook, write the report, log the table, fail the task as documented.
 
     :param task: the operator (its ``hubspot_hook``, ``hubspot_conn_id`` and ``log``).
-    :param decisions: the plan, in input order.
+    :param decisions: the plan, in its order.
     :param verify_status: read each message's state first and apply the transition rules.
     :param verify_by_thread: read a thread's messages with one listing where records name their thread.
     :param dry_run: send no PATCH.

@@ -14,7 +14,8 @@ never holds threads that other accounts could use. Decisions:
   then takes the plan in order exactly as before). A worker takes the earliest decision whose account is ``new``,
   or ``open`` and ready (``RateBudget.ready()``, asked for at most :data:`READY_CHECKS` accounts per take, so the
   choice stays cheap with thousands of accounts); if none is ready, the earliest it may take. Rows of one account
-  are taken in input order, and completion stays within the window of input order, which keeps the resume
+  are taken in input order, and completion stays within the window of the plan's order (round-robin across
+  accounts, :mod:`~airflow_provider_hubspot_channels.reconciliation.ordering`), which keeps the resume
   progress's tracked set small.
 * **Readers.** Each account has its own reader (one GET each, or a thread listing) built on its client, kept for the
   whole run: rows come round-robin across accounts, so dropping a reader would read its threads again for every
@@ -140,7 +141,7 @@ class Account:
 class Scheduler:
     """The window and the account states of one run; every method is called with the run's lock held.
 
-    :param plan: the decisions to act on, in input order (SKIP rows included: ``admit`` decides).
+    :param plan: the decisions to act on, in the plan's order (SKIP rows included: ``admit`` decides).
     :param size: decisions read ahead at most.
     :param multi: the run serves several accounts (else every row is one account).
     """

@@ -320,7 +320,7 @@ class BatchProgress:
     def remaining(self, decisions: Iterable[Decision]) -> Iterator[Decision]:
         """The decisions this try acts on: those no earlier try covered.
 
-        :param decisions: the whole plan, in input order.
+        :param decisions: the whole plan, in its order.
         """
         for decision in decisions:
             self.rows_seen += 1

@@ -358,7 +358,7 @@ def run_plan(
     one thread at a time, in completion order. An interrupt of the calling thread (``BaseException``: Airflow's
     execution timeout, ``KeyboardInterrupt``) is raised again once every row has its outcome.
 
-    :param decisions: the domain's plan, in input order.
+    :param decisions: the domain's plan, in its order.
     :param client: the HubSpot client, or an :class:`~.accounts.AccountRouter` giving each account's client (rows
         name their account with ``portal_id``; an error that ends an account ends only its rows).
     :param report: the run's counts and examples.
