@@ -33,6 +33,10 @@ TASK_ID = "update_message_status"
 RUN_CONF = {"channel_id": 1001, "message_id": "m-1", "status_type": "SENT"}
 
 
+#: How long the watcher waits for ``up_for_retry`` before it ends the run (well under pytest's 300 s timeout).
+WATCH_SECONDS = 180
+
+
 class RetryWatcher(threading.Thread):
     """Waits for the task instance to be ``up_for_retry``, notes what Airflow stored, then marks it failed."""
 
@@ -40,33 +44,50 @@ class RetryWatcher(threading.Thread):
         super().__init__(daemon=True)
         self.dag_id, self.task_id = dag_id, task_id
         self.seen: dict[str, Any] | None = None
+        self.errors: list[str] = []
         self.done = threading.Event()
 
     def run(self) -> None:
+        # The watcher must outlive any slowness: if it died or gave up, dag.test() would wait out the retry delay,
+        # and pytest-timeout cannot end it (the in-process task's own timeout resets the alarm it relies on). Seen
+        # in CI on a loaded machine: the test hung for the whole step. So a failed look (SQLite refusing while
+        # dag.test() writes) is tried again, and from the deadline on the DAG's unfinished task instances are marked
+        # failed until dag.test() returns, so the test fails on its assertions instead.
+        deadline = time.monotonic() + WATCH_SECONDS
+        while not self.done.is_set():
+            try:
+                if self._look(give_up=time.monotonic() > deadline):
+                    return
+            except Exception as exc:  # noqa: BLE001 - e.g. "database is locked": look again
+                self.errors.append(repr(exc))
+            time.sleep(0.2)  # after the deadline too: a task instance created or retried later is failed as well
+
+    def _look(self, *, give_up: bool) -> bool:
         from airflow.models.taskinstance import TaskInstance
         from airflow.utils.session import create_session
         from sqlalchemy import select
 
-        deadline = time.monotonic() + 60
-        while not self.done.is_set() and time.monotonic() < deadline:
-            with create_session() as session:
-                query = select(TaskInstance).where(
-                    TaskInstance.dag_id == self.dag_id, TaskInstance.task_id == self.task_id
-                )
-                for ti in session.scalars(query):
-                    if ti.state == "up_for_retry":
-                        self.seen = {
-                            "try_number": ti.try_number,
-                            "max_tries": ti.max_tries,
-                            "end_date": ti.end_date,
-                            "retry_delay_override": ti.retry_delay_override,
-                            "retry_reason": ti.retry_reason,
-                        }
-                        if ti.retry_delay_override is not None:  # else it needs the task's own retry_delay
-                            self.seen["next_retry"] = ti.next_retry_datetime()
-                        ti.state = "failed"  # what "Mark failed" does: the run can end
-                        return
-            time.sleep(0.2)
+        with create_session() as session:
+            query = select(TaskInstance).where(TaskInstance.dag_id == self.dag_id)
+            instances = list(session.scalars(query))
+            for ti in instances:
+                if ti.task_id == self.task_id and ti.state == "up_for_retry":
+                    self.seen = {
+                        "try_number": ti.try_number,
+                        "max_tries": ti.max_tries,
+                        "end_date": ti.end_date,
+                        "retry_delay_override": ti.retry_delay_override,
+                        "retry_reason": ti.retry_reason,
+                    }
+                    if ti.retry_delay_override is not None:  # else it needs the task's own retry_delay
+                        self.seen["next_retry"] = ti.next_retry_datetime()
+                    ti.state = "failed"  # what "Mark failed" does: the run can end
+                    return True
+            if give_up:
+                for ti in instances:
+                    if ti.state not in ("success", "failed", "skipped", "upstream_failed", "removed"):
+                        ti.state = "failed"
+        return False
 
 
 def run_failing_task(
@@ -169,7 +190,7 @@ def test_a_batch_stopped_because_hubspot_does_not_answer_retries_with_the_longer
         finally:
             watcher.done.set()
             watcher.join(5)
-    assert watcher.seen is not None, "the task never went up_for_retry"
+    assert watcher.seen is not None, f"the task never went up_for_retry (watcher errors: {watcher.errors[-3:]})"
     assert watcher.seen["retry_delay_override"] == 900.0
     assert "did not answer" in watcher.seen["retry_reason"]
 
