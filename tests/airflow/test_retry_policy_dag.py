@@ -58,7 +58,7 @@ class RetryWatcher(threading.Thread):
             try:
                 if self._look(give_up=time.monotonic() > deadline):
                     return
-            except Exception as exc:  # noqa: BLE001 - e.g. "database is locked": look again
+            except Exception as exc:  # e.g. "database is locked": look again
                 self.errors.append(repr(exc))
             time.sleep(0.2)  # after the deadline too: a task instance created or retried later is failed as well
 
