@@ -86,5 +86,5 @@ def _account(row: Any) -> str | None:
         return None
     try:
         return portal_id_of(row)
-    except Exception:
+    except Exception:  # a row the records module cannot read is reported invalid: never fatal to the order
         return None
