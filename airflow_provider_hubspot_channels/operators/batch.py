@@ -140,7 +140,7 @@ def retry_note(verify_status: bool) -> str:
 
 
 def rows_a_retry_cannot_cure(counts: dict[str, int], examples: dict[str, Any]) -> str:
-    """Sentences on refused writes and invalid records, naming the first few (the task's error is read first).
+    """Sentences on refused writes and invalid records, naming a few (the task's error is read first).
 
     :param counts: the summary's counts.
     :param examples: the summary's examples.

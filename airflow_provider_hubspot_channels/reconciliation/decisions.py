@@ -114,7 +114,9 @@ def plan(
     mode: Mode = Mode.STALE_ONLY,
     carrier_template: str = DEFAULT_CARRIER_ERROR_MESSAGE_TEMPLATE,
 ) -> list[Decision]:
-    """Decide every row of a batch; raises ``InvalidInputError`` only for a bad batch or template.
+    """Decide every row of a batch, in the order a task takes it (see :func:`iter_plan`: round-robin across accounts
+    for several; each decision's ``index`` is its input row); raises ``InvalidInputError`` only for a bad batch or
+    template.
 
     :param raw_batch: a list of message objects (or a JSON string of one), see :func:`parse_batch`.
     :param policy: the run's SLA and reference time.

@@ -29,6 +29,8 @@ T = TypeVar("T")
 
 #: Accounts taking turns at once, at most: the runner's look-ahead holds 256 rows.
 ACTIVE_ACCOUNTS = 256
+#: The name of this order; a resumed batch's saved positions count in it (change it with the algorithm).
+PLAN_ORDER = f"round-robin-{ACTIVE_ACCOUNTS}-v1"
 
 
 def round_robin(streams: Iterable[Iterable[T]], *, active: int | None = None) -> list[T]:

@@ -11,8 +11,9 @@ Decisions:
 * Several rows for one message: the last one is written (a replay reports in the order things happened: SENT, then
   READ); the earlier ones are ``skipped_duplicate`` naming the row that superseded them.
 * ``overwrite_read`` (per row, else the task's) is the only way to change a message HubSpot shows as READ.
-* ``portal_id`` (``portalId``) names the row's HubSpot account, as in reconciliation records; one message id in two
-  accounts is two messages.
+* ``portal_id`` (``portalId``, any spelling message records accept; spellings that disagree make the row invalid)
+  names the row's HubSpot account, read by the records' own reader; one message id in two accounts is two
+  messages.
 """
 
 from __future__ import annotations
@@ -25,17 +26,17 @@ from airflow_provider_hubspot_channels.exceptions import InvalidInputError
 from airflow_provider_hubspot_channels.reconciliation.decisions import Action, Decision
 from airflow_provider_hubspot_channels.reconciliation.ordering import plan_order
 from airflow_provider_hubspot_channels.reconciliation.outcomes import Outcome
+from airflow_provider_hubspot_channels.reconciliation.records import portal_id_of
 from airflow_provider_hubspot_channels.reconciliation.transitions import Cause, Target
-from airflow_provider_hubspot_channels.validation import build_status_update, shown, validate_portal_id
+from airflow_provider_hubspot_channels.validation import build_status_update, shown
 
-_KEYS = ("channel_id", "message_id", "status_type", "error_message", "overwrite_read", "portal_id")
+_KEYS = ("channel_id", "message_id", "status_type", "error_message", "overwrite_read")
 _CAMEL = {
     "channelId": "channel_id",
     "messageId": "message_id",
     "statusType": "status_type",
     "errorMessage": "error_message",
     "overwriteRead": "overwrite_read",
-    "portalId": "portal_id",
 }
 _FIX = "pass a list of objects with channel_id, message_id, status_type and optionally error_message"
 
@@ -99,7 +100,9 @@ def _decide(row: Any, index: int, overwrite_read: bool) -> Decision:
         overwrite = fields.get("overwrite_read", overwrite_read)
         if not isinstance(overwrite, bool):
             raise InvalidInputError("overwrite_read", f"{shown(overwrite)} is not a boolean", "use true or false")
-        portal_id = validate_portal_id(fields.get("portal_id", ""), field="portal_id") or None
+        # Read as message records read it (any spelling; spellings that disagree are an error): the account decides
+        # whose token writes, so a spelling this module ignored would send the row with the connection's token.
+        portal_id = portal_id_of(row, prefix)
     except InvalidInputError as exc:
         field = exc.field if exc.field.startswith(prefix) else f"{prefix}.{exc.field}"
         given = fields or {}

@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any, Protocol
 
 from airflow_provider_hubspot_channels.reconciliation import Decision, MessageOutcome, Outcome, RunReport
-from airflow_provider_hubspot_channels.reconciliation.ordering import plan_order
+from airflow_provider_hubspot_channels.reconciliation.ordering import PLAN_ORDER, plan_order
 from airflow_provider_hubspot_channels.reconciliation.records import batch_rows
 
 #: The key in the task instance's ``task_state_store``. Renaming it breaks resuming tries already saved.
@@ -111,13 +111,15 @@ class DictStore:
 
 
 def fingerprint(batch: Any, settings: Mapping[str, Any]) -> str:
-    """A short hash of the batch and the settings that change what is done; equal for an identical re-render.
+    """A short hash of the batch, the settings that change what is done and the plan's order (its name); equal for an
+    identical re-render.
 
     :param batch: the batch as given to the operator (a list of records, or a JSON string of one).
     :param settings: the arguments that change decisions or outcomes (SLA, reference time, templates, ...).
     """
     digest = hashlib.sha256()
-    digest.update(_dump(dict(settings)))
+    # The order's name too: positions saved under another order (another provider version) are not ours.
+    digest.update(_dump({**settings, "plan_order": PLAN_ORDER}))
     if isinstance(batch, str | bytes) or not isinstance(batch, Iterable) or isinstance(batch, Mapping):
         # One dump, C-accelerated; a list is hashed record by record so a large batch never becomes one string.
         digest.update(_dump(batch))
@@ -157,9 +159,9 @@ class Progress:
     the watermark or in ``above``, and not in ``redo``.
 
     :param fingerprint: of the batch and settings, see :func:`fingerprint`.
-    :param watermark: every row below it was handled.
-    :param above: handled rows at or above the watermark.
-    :param redo: handled rows a retry does again (their outcome was in :data:`REDO_OUTCOMES`).
+    :param watermark: every row before this position (in the plan's order) was handled.
+    :param above: positions of handled rows at or past the watermark.
+    :param redo: positions of handled rows a retry does again (their outcome was in :data:`REDO_OUTCOMES`).
     :param counts: outcome value -> covered rows.
     :param rows_digest: the sum (mod 2**64) of :func:`row_digest` over the covered rows.
     :param positions: input row -> position in the plan's order (None: the same); not saved, it follows from the batch.

@@ -5,8 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from airflow_provider_hubspot_channels.exceptions import InvalidInputError
 from airflow_provider_hubspot_channels.reconciliation import Action, Outcome, iter_updates
+from airflow_provider_hubspot_channels.reconciliation.records import portal_id_of
 
 ROW = {"channel_id": 1001, "message_id": "m1", "status_type": "SENT"}
 
@@ -22,3 +26,37 @@ def test_a_bad_account_id_makes_the_row_invalid_naming_the_field(given: Any) -> 
     (decision,) = iter_updates([{**ROW, "portal_id": given}])
     assert decision.outcome is Outcome.INVALID
     assert decision.reason.startswith("updates[0].portal_id")
+
+
+@pytest.mark.parametrize("key", ["PORTAL_ID", "portal-id", "Portal Id", "PortalId"])
+def test_an_update_names_its_account_in_any_spelling_message_records_accept(key: str) -> None:
+    """Read only as ``portal_id``/``portalId``, ``PORTAL_ID: 7`` was dropped and the row written with the
+    connection's token (review); records have always read every spelling."""
+    (decision,) = iter_updates([{**ROW, key: 7}])
+    assert (decision.action, decision.portal_id) == (Action.WRITE, "7")
+
+
+def test_spellings_of_the_account_that_disagree_make_the_update_invalid() -> None:
+    (decision,) = iter_updates([{**ROW, "portal_id": 7, "PORTAL_ID": 8}])
+    assert decision.outcome is Outcome.INVALID
+    assert decision.reason.startswith("updates[0].") and "disagree" in decision.reason
+
+
+SPELLINGS = st.sampled_from(["portal_id", "portalId", "PORTAL_ID", "portal-id", "Portal Id", "portalid", "x"])
+VALUES = st.one_of(st.integers(-5, 10**20), st.text(max_size=6), st.booleans(), st.none(), st.floats())
+
+
+@settings(max_examples=300, deadline=None)
+@given(fields=st.dictionaries(SPELLINGS, VALUES, max_size=3))
+def test_an_update_and_a_message_record_read_one_account_from_the_same_keys(fields: dict[str, Any]) -> None:
+    """One reading of the account everywhere (``records.portal_id_of``): an update is routed to the account a
+    message record with the same keys names, or is invalid where the record's account cannot be read."""
+    row = {**ROW, **fields}
+    (decision,) = iter_updates([row])
+    try:
+        expected = portal_id_of(row)
+    except InvalidInputError:
+        assert decision.outcome is Outcome.INVALID
+        return
+    if decision.action is Action.WRITE:
+        assert decision.portal_id == expected
