@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -17,14 +16,11 @@ from airflow_provider_hubspot_channels.client.accounts import (
     MultiAccountClient,
 )
 from airflow_provider_hubspot_channels.client.errors import ErrorDetails
-from airflow_provider_hubspot_channels.reconciliation import Decision, RunReport, StalenessPolicy, iter_plan
+from airflow_provider_hubspot_channels.reconciliation import Decision, RunReport, iter_plan
 from airflow_provider_hubspot_channels.runner.lookup import StatusLookup
 from airflow_provider_hubspot_channels.runner.reconcile import NO_ANSWER_LIMIT, run_plan
 from airflow_provider_hubspot_channels.simulator import HubSpotSimulator
-
-NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
-POLICY = StalenessPolicy(timedelta(minutes=15), NOW)
-CREATED = (NOW - timedelta(hours=1)).isoformat()
+from tests.runner.test_account_troubles_properties import CREATED, POLICY, Router
 
 
 def _rows(portals: tuple[str, ...], per: int) -> list[dict[str, Any]]:
@@ -339,28 +335,47 @@ def test_a_default_client_that_failed_to_build_fails_the_task_retryably_only_whe
 ) -> None:
     # Review: any failure became a final AccountCredentialsError, so a secrets backend that timed out failed the task
     # without its retries.
-    from datetime import datetime, timedelta, timezone
-
-    from airflow_provider_hubspot_channels.client.accounts import MultiAccountClient
-    from airflow_provider_hubspot_channels.operators import batch
-    from airflow_provider_hubspot_channels.operators.errors import AirflowException, AirflowFailException
-    from airflow_provider_hubspot_channels.reconciliation import RunReport, StalenessPolicy, iter_plan
-    from airflow_provider_hubspot_channels.runner.reconcile import run_plan
+    from airflow_provider_hubspot_channels.operators.errors import AirflowException
 
     def factory(shared: Any) -> Any:
         raise failure
+
+    rows = [{"channel_id": 1001, "message_id": f"m{i}", "created_at": "2026-11-24T10:00:00Z"} for i in range(5)]
+    clients = MultiAccountClient(credentials=lambda portal: (_ for _ in ()).throw(AssertionError()), default=factory)
+    raised, _ = _task_error(rows, clients, max_concurrency=2)
+    assert (type(raised) is AirflowException) is retryable
+
+
+def test_a_task_with_busy_accounts_does_not_say_the_rest_was_processed() -> None:
+    # Review: two accounts stopped as busy left 18 rows not attempted, and the task said "the rest was processed".
+    from airflow_provider_hubspot_channels.operators.errors import AirflowException
+
+    troubles = {"1": "busy", "2": "busy"}
+    rows = [
+        {"portal_id": p, "channel_id": 1001, "message_id": f"{p}-{i}", "created_at": CREATED}
+        for i in range(12)
+        for p in troubles
+    ]
+    raised, summary = _task_error(rows, Router(troubles), max_concurrency=1)
+    assert summary["counts"]["not_attempted"] > 0
+    assert isinstance(raised, AirflowException)
+    assert "the rest was processed" not in str(raised)
+    assert f"{summary['counts']['not_attempted']} were not attempted" in str(raised)
+
+
+def _task_error(rows: list[dict[str, Any]], clients: Any, *, max_concurrency: int) -> tuple[Exception, dict[str, Any]]:
+    """Run the batch through the real runner, then the operators' summary and raise, as ``run_batch`` does: the
+    exception the task would end with, and the summary."""
+    from airflow_provider_hubspot_channels.operators import batch
+    from airflow_provider_hubspot_channels.operators.errors import AirflowException, AirflowFailException
 
     class Task:
         hubspot_conn_id = "hs"
         _killed = False
         retry_policy = None
 
-    now = datetime(2026, 11, 24, 12, tzinfo=timezone.utc)
-    policy = StalenessPolicy(stale_after=timedelta(minutes=15), reference_time=now)
-    rows = [{"channel_id": 1001, "message_id": f"m{i}", "created_at": "2026-11-24T10:00:00Z"} for i in range(5)]
-    clients = MultiAccountClient(credentials=lambda portal: (_ for _ in ()).throw(AssertionError()), default=factory)
     report = RunReport()
-    result = run_plan(iter_plan(rows, policy), clients, report=report, max_concurrency=2)
+    result = run_plan(iter_plan(rows, POLICY), clients, report=report, max_concurrency=max_concurrency)
     summary = report.summary(
         reference_time=None,
         stale_after=None,
@@ -371,43 +386,7 @@ def test_a_default_client_that_failed_to_build_fails_the_task_retryably_only_whe
     )
     with pytest.raises((AirflowException, AirflowFailException)) as raised:
         batch._raise_for(Task(), result, summary, verify_status=True, report_path=None)  # type: ignore[arg-type]
-    assert (type(raised.value) is AirflowException) is retryable
-
-
-def test_a_task_with_busy_accounts_does_not_say_the_rest_was_processed() -> None:
-    # Review: two accounts stopped as busy left 18 rows not attempted, and the task said "the rest was processed".
-    from airflow_provider_hubspot_channels.operators import batch
-    from airflow_provider_hubspot_channels.operators.errors import AirflowException
-    from airflow_provider_hubspot_channels.reconciliation import RunReport, iter_plan
-    from airflow_provider_hubspot_channels.runner.reconcile import run_plan
-    from tests.runner.test_account_troubles_properties import CREATED, POLICY, Router
-
-    class Task:
-        hubspot_conn_id = "hs"
-        _killed = False
-        retry_policy = None
-
-    troubles = {"1": "busy", "2": "busy"}
-    rows = [
-        {"portal_id": p, "channel_id": 1001, "message_id": f"{p}-{i}", "created_at": CREATED}
-        for i in range(12)
-        for p in troubles
-    ]
-    report = RunReport()
-    result = run_plan(iter_plan(rows, POLICY), Router(troubles), report=report, max_concurrency=1)
-    summary = report.summary(
-        reference_time=None,
-        stale_after=None,
-        dry_run=False,
-        verify_status=True,
-        duration_seconds=0.0,
-        stopped_reason=result.stopped_reason,
-    )
-    assert summary["counts"]["not_attempted"] > 0
-    with pytest.raises(AirflowException) as raised:
-        batch._raise_for(Task(), result, summary, verify_status=True, report_path=None)  # type: ignore[arg-type]
-    assert "the rest was processed" not in str(raised.value)
-    assert f"{summary['counts']['not_attempted']} were not attempted" in str(raised.value)
+    return raised.value, summary
 
 
 def test_an_accounts_credentials_lookup_that_failed_stays_retryable_when_asked_again() -> None:
