@@ -17,10 +17,11 @@ never holds threads that other accounts could use. Decisions:
   are taken in input order, and completion stays within the window of the plan's order (round-robin across
   accounts, :mod:`~airflow_provider_hubspot_channels.reconciliation.ordering`), which keeps the resume
   progress's tracked set small.
-* **Readers.** Each account has its own reader (one GET each, or a thread listing) built on its client, kept for the
-  whole run: rows come round-robin across accounts, so dropping a reader would read its threads again for every
-  row. Memory stays bounded by the cached messages, not the readers: beyond :data:`SHARED_READERS` accounts each
-  reader's ``max_messages`` shrinks so all of them together keep what :data:`SHARED_READERS` readers would.
+* **Readers.** Each account has its own reader (one GET each, or a thread listing) built on its client, kept while
+  its account takes turns (up to :data:`KEPT_READERS`, least recently used dropped): rows come round-robin across
+  accounts, so dropping a reader in use would read its threads again for every row. Memory stays bounded by the
+  cached messages, not the readers: beyond :data:`SHARED_READERS` accounts each reader's cache bounds shrink so all
+  of them together keep what :data:`SHARED_READERS` readers would.
 """
 
 from __future__ import annotations
