@@ -186,8 +186,10 @@ def portal_id_of(raw: Mapping[str, Any], prefix: str = "") -> str | None:
     :param raw: the row.
     :param prefix: where the row is, for the error's field, e.g. ``messages[3]`` (none: the field alone).
     """
-    core, _ = _split(raw)
+    core, extra = _split(raw)
     try:
+        if "portal_id" not in core:  # a misspelt account key read as absent would send the row with another token
+            _refuse_near_misses(core, extra, prefix, only="portal_id")
         return _lookup(core, "portal_id", prefix, _portal_id) or None
     except InvalidInputError as exc:
         raise InvalidInputError(exc.field.lstrip("."), exc.problem, exc.fix) from None
@@ -214,7 +216,7 @@ def parse_batch(raw: Any) -> tuple[list[MessageRecord], list[InvalidRecord]]:
                     fix=error.fix,
                     channel_id=_raw_id(row, "channel_id"),
                     message_id=_raw_id(row, "message_id"),
-                    portal_id=_readable_portal_id(row),
+                    portal_id=readable_portal_id(row),
                 )
             )
     return records, invalid
@@ -263,13 +265,16 @@ def _split(raw: Mapping[str, Any]) -> tuple[dict[str, list[tuple[str, Any]]], li
 
 
 def _refuse_near_misses(
-    core: Mapping[str, list[tuple[str, Any]]], extra: list[tuple[str, str, Any]], prefix: str
+    core: Mapping[str, list[tuple[str, Any]]], extra: list[tuple[str, str, Any]], prefix: str, *, only: str = ""
 ) -> None:
-    """Refuse a row whose unknown key looks like a missing core field: read as absent, it could fail open."""
+    """Refuse a row whose unknown key looks like a missing core field: read as absent, it could fail open.
+
+    :param only: look for near misses of this field alone (none: of every core field, and receipts).
+    """
     for name, key, value in extra:
         if value is None:
             continue
-        if "delivery_status" not in core and _looks_like_a_receipt(name, value):
+        if not only and "delivery_status" not in core and _looks_like_a_receipt(name, value):
             shown_key = replace_lone_surrogates(key)
             raise InvalidInputError(
                 f"{prefix}.{shown_key}",
@@ -278,7 +283,7 @@ def _refuse_near_misses(
                 f"rename {shown_key} to delivery_status, or drop it if it is not the carrier's receipt",
             )
         field_name = _near_core_field(name)
-        if field_name is not None and field_name not in core:
+        if field_name is not None and field_name not in core and only in ("", field_name):
             shown_key = replace_lone_surrogates(key)
             raise InvalidInputError(
                 f"{prefix}.{shown_key}",
@@ -460,8 +465,11 @@ def _name_cached(key: str) -> str:
     return _KNOWN_BY_LETTERS.get(name.replace("_", ""), name)
 
 
-def _readable_portal_id(row: Any) -> str | None:
-    """The account an invalid row names, for its report row and the fan-out (None when that too cannot be read)."""
+def readable_portal_id(row: Any) -> str | None:
+    """The account an invalid row names, for its report row and the fan-out (None when that too cannot be read).
+
+    :param row: the row, of any type.
+    """
     if not isinstance(row, Mapping):
         return None
     try:

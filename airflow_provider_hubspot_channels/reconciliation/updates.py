@@ -26,7 +26,7 @@ from airflow_provider_hubspot_channels.exceptions import InvalidInputError
 from airflow_provider_hubspot_channels.reconciliation.decisions import Action, Decision
 from airflow_provider_hubspot_channels.reconciliation.ordering import plan_order
 from airflow_provider_hubspot_channels.reconciliation.outcomes import Outcome
-from airflow_provider_hubspot_channels.reconciliation.records import portal_id_of
+from airflow_provider_hubspot_channels.reconciliation.records import portal_id_of, readable_portal_id
 from airflow_provider_hubspot_channels.reconciliation.transitions import Cause, Target
 from airflow_provider_hubspot_channels.validation import build_status_update, shown
 
@@ -114,6 +114,7 @@ def _decide(row: Any, index: int, overwrite_read: bool) -> Decision:
             outcome=Outcome.INVALID,
             reason=f"{field}: {exc.problem}. Fix: {exc.fix}",
             target=None,
+            portal_id=readable_portal_id(row),  # as invalid message records keep theirs, for the report
         )
     return Decision(
         index=index,

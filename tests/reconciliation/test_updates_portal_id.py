@@ -60,3 +60,19 @@ def test_an_update_and_a_message_record_read_one_account_from_the_same_keys(fiel
         return
     if decision.action is Action.WRITE:
         assert decision.portal_id == expected
+
+
+@pytest.mark.parametrize("key", ["portl_id", "portal_idd", "protal_id"])
+def test_a_misspelt_account_key_makes_the_update_invalid_not_the_connections(key: str) -> None:
+    """Review: ``portl_id: 99`` was dropped and the row written with the connection's token; a message record with
+    the same key was already refused as a near miss. One reading of the account refuses it for both."""
+    (decision,) = iter_updates([{**ROW, key: 99}])
+    assert decision.outcome is Outcome.INVALID
+    assert decision.reason.startswith(f"updates[0].{key}") and "did you mean portal_id" in decision.reason
+    with pytest.raises(InvalidInputError, match="did you mean portal_id"):
+        portal_id_of({**ROW, key: 99})
+
+
+def test_an_invalid_update_keeps_its_account_in_the_report() -> None:
+    (decision,) = iter_updates([{**ROW, "status_type": "BOGUS", "portal_id": 202}])
+    assert (decision.outcome, decision.portal_id) == (Outcome.INVALID, "202")
